@@ -1,0 +1,20 @@
+/**
+ * Entry of the device WASM module (build/qxl.wasm). It runs directly on the
+ * shared device memory; each file under assembly/ owns one concern and is
+ * re-exported here.
+ */
+export {
+  ringInit,
+  ringCount,
+  ringIsEmpty,
+  ringIsFull,
+  cmdRingPush,
+  cmdRingPop,
+  releaseRingPush,
+  releaseRingPop,
+  ringPrepareWaitItems,
+  ringPrepareWaitSpace,
+  ringWaitItems,
+  ringWaitSpace,
+  ringWakeAll,
+} from './ring';

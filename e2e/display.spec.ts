@@ -1,0 +1,73 @@
+/**
+ * The walking skeleton end to end: the page hosts a session through the relay,
+ * real clients (spicy-screenshot over TCP, spice-html5 over WebSocket) show
+ * the test pattern pixel for pixel.
+ */
+import { expect, test } from '@playwright/test';
+import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
+import { expectedFrame, hostStats, openHost, openHtml5, pauseAndSettle, readHtml5Canvas, resume, type HostPage } from './pages.ts';
+
+let stack: Stack;
+let host: HostPage;
+
+test.beforeAll(async ({ browser }) => {
+  stack = await startStack();
+  host = await openHost(browser, stack);
+});
+test.afterAll(async () => {
+  await host?.page.context().close();
+  await stack?.stop();
+});
+
+test('spicy-screenshot (spice-gtk over TCP) shows the test pattern frame pixel for pixel', async () => {
+  const frame = await pauseAndSettle(host);
+  const { image, result } = await spicyScreenshot(stack.tcpPort);
+  expect(image, `spicy-screenshot failed: ${result.code} ${result.signal}\n${result.stderr}`).not.toBeNull();
+  expect([image!.width, image!.height]).toEqual([1024, 768]);
+  const cmp = comparePixels(image!.rgb, expectedFrame(frame), 1024);
+  expect(cmp.diff, cmp.first).toBe(0);
+  await resume(host);
+});
+
+test('spice-html5 shows the test pattern, first frame and later updates, pixel for pixel', async ({ browser }) => {
+  const client = await openHtml5(browser, stack);
+  // The first picture: wait for the canvas, let the animation run so updates flow.
+  await expect.poll(async () => (await readHtml5Canvas(client)) !== null, { timeout: 20_000 }).toBe(true);
+  await client.page.waitForTimeout(1500);
+  const frame = await pauseAndSettle(host);
+  expect(frame).toBeGreaterThan(0);
+  const expected = expectedFrame(frame);
+  let last = { diff: -1, first: '' };
+  await expect
+    .poll(
+      async () => {
+        const c = await readHtml5Canvas(client);
+        if (!c) return -1;
+        last = comparePixels(c.rgb, expected, c.width);
+        return last.diff;
+      },
+      { timeout: 10_000, message: `canvas differs from frame ${frame}` },
+    )
+    .toBe(0);
+  expect(client.logs.filter((l) => l.startsWith('pageerror'))).toEqual([]);
+  const s = await hostStats(host);
+  expect(s).toMatchObject({ clients: 1, inputs: 1, display: 1, cursor: 1 });
+  await client.page.context().close();
+  await resume(host);
+});
+
+test('two clients at once each get the picture', async ({ browser }) => {
+  const client = await openHtml5(browser, stack);
+  await expect.poll(async () => (await readHtml5Canvas(client)) !== null, { timeout: 20_000 }).toBe(true);
+  const frame = await pauseAndSettle(host);
+  const { image } = await spicyScreenshot(stack.tcpPort);
+  expect(comparePixels(image!.rgb, expectedFrame(frame), 1024).diff).toBe(0);
+  await expect
+    .poll(async () => {
+      const c = await readHtml5Canvas(client);
+      return c ? comparePixels(c.rgb, expectedFrame(frame), c.width).diff : -1;
+    })
+    .toBe(0);
+  await client.page.context().close();
+  await resume(host);
+});

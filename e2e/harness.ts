@@ -1,0 +1,174 @@
+/**
+ * Test stack: a relay and a Vite server on free loopback ports, started and
+ * stopped by the tests themselves, plus helpers to run the real clients.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type ViteDevServer } from 'vite';
+import { RelayServer } from '../src/relay/relay-server.ts';
+import { setLogLevel } from '../src/util/logger.ts';
+
+export interface Stack {
+  relay: RelayServer;
+  relayPort: number;
+  tcpPort: number;
+  vite: ViteDevServer;
+  baseUrl: string;
+  relayUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startStack(): Promise<Stack> {
+  setLogLevel(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn');
+  const relay = new RelayServer({ host: '127.0.0.1', port: 0, tcpPort: 0 });
+  const ports = await relay.start();
+  const vitePort = await freePort();
+  const vite = await createServer({
+    configFile: join(import.meta.dirname, '..', 'vite.config.ts'),
+    root: join(import.meta.dirname, '..'),
+    logLevel: 'warn',
+    server: { host: '127.0.0.1', port: vitePort, strictPort: true, hmr: false },
+  });
+  await vite.listen();
+  const baseUrl = `http://127.0.0.1:${vitePort}`;
+  return {
+    relay,
+    relayPort: ports.port,
+    tcpPort: ports.tcpPort!,
+    vite,
+    baseUrl,
+    relayUrl: `ws://127.0.0.1:${ports.port}`,
+    async stop() {
+      await vite.close();
+      await relay.stop();
+    },
+  };
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: string }) | null;
+      resolve({
+        code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+        signal: e?.signal ?? null,
+        stdout: String(stdout),
+        stderr: String(stderr),
+      });
+    });
+  });
+}
+
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** R,G,B bytes per pixel. */
+  rgb: Uint8Array;
+}
+
+/** Parses a binary PPM (P6, maxval 255) as spicy-screenshot writes it. */
+export function parsePpm(data: Uint8Array): RgbImage {
+  let pos = 0;
+  const token = (): string => {
+    for (;;) {
+      while (pos < data.length && /\s/.test(String.fromCharCode(data[pos]!))) pos++;
+      if (data[pos] === 0x23) {
+        while (pos < data.length && data[pos] !== 0x0a) pos++;
+        continue;
+      }
+      break;
+    }
+    const start = pos;
+    while (pos < data.length && !/\s/.test(String.fromCharCode(data[pos]!))) pos++;
+    return String.fromCharCode(...data.subarray(start, pos));
+  };
+  const magic = token();
+  if (magic !== 'P6') throw new Error(`PPM: expected magic P6, got ${magic}`);
+  const width = Number(token());
+  const height = Number(token());
+  const max = Number(token());
+  if (max !== 255) throw new Error(`PPM: expected maxval 255, got ${max}`);
+  pos++; // the single whitespace after maxval
+  const rgb = data.subarray(pos, pos + width * height * 3);
+  if (rgb.length !== width * height * 3) throw new Error(`PPM: expected ${width * height * 3} pixel bytes, got ${rgb.length}`);
+  return { width, height, rgb };
+}
+
+/** Runs spicy-screenshot against the relay's TCP port; returns the image or the failure. */
+export async function spicyScreenshot(
+  port: number,
+  password?: string,
+): Promise<{ image: RgbImage | null; result: RunResult }> {
+  const dir = await mkdtemp(join(tmpdir(), 'spicy-'));
+  const out = join(dir, 'shot.ppm');
+  try {
+    const args = ['-h', '127.0.0.1', '-p', String(port), '-o', out];
+    if (password !== undefined) args.push('-w', password);
+    const result = await run('spicy-screenshot', args, 30_000);
+    if (result.code !== 0) return { image: null, result };
+    return { image: parsePpm(new Uint8Array(await readFile(out))), result };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** xRGB frame (0x00RRGGBB words) → R,G,B bytes. */
+export function xrgbToRgb(frame: Uint32Array): Uint8Array {
+  const out = new Uint8Array(frame.length * 3);
+  for (let i = 0; i < frame.length; i++) {
+    const p = frame[i]!;
+    out[i * 3] = (p >>> 16) & 0xff;
+    out[i * 3 + 1] = (p >>> 8) & 0xff;
+    out[i * 3 + 2] = p & 0xff;
+  }
+  return out;
+}
+
+/** RGBA (canvas ImageData) → R,G,B bytes. */
+export function rgbaToRgb(rgba: Uint8Array): Uint8Array {
+  const n = rgba.length / 4;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    out[i * 3] = rgba[i * 4]!;
+    out[i * 3 + 1] = rgba[i * 4 + 1]!;
+    out[i * 3 + 2] = rgba[i * 4 + 2]!;
+  }
+  return out;
+}
+
+/** Counts differing pixels; returns the first difference for the failure message. */
+export function comparePixels(actual: Uint8Array, expected: Uint8Array, width: number): { diff: number; first: string } {
+  let diff = 0;
+  let first = '';
+  for (let i = 0; i < expected.length; i += 3) {
+    if (actual[i] !== expected[i] || actual[i + 1] !== expected[i + 1] || actual[i + 2] !== expected[i + 2]) {
+      if (!first) {
+        const p = i / 3;
+        first = `first at (${p % width},${Math.floor(p / width)}): got ${actual.subarray(i, i + 3).join(',')}, expected ${expected.subarray(i, i + 3).join(',')}`;
+      }
+      diff++;
+    }
+  }
+  return { diff, first };
+}

@@ -1,0 +1,119 @@
+/** Helpers that drive the host page and the spice-html5 client page. */
+import { expect, type Browser, type Page } from '@playwright/test';
+import { renderTestPattern } from '../src/sources/test-pattern.ts';
+import { xrgbToRgb, type Stack } from './harness.ts';
+
+export interface HostPage {
+  page: Page;
+  logs: string[];
+}
+
+/** Opens the demo page hosting the default session; waits until it serves. */
+export async function openHost(browser: Browser, stack: Stack, query = ''): Promise<HostPage> {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(m.text()));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(`${stack.baseUrl}/?relay=${encodeURIComponent(stack.relayUrl)}${query}`);
+  await page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, {
+    timeout: 30_000,
+  });
+  const err = await page.evaluate(() => window.spiceHostError);
+  expect(err, `host page failed: ${err}\n${logs.join('\n')}`).toBeUndefined();
+  return { page, logs };
+}
+
+/** Stops the animation and waits until the worker has drawn everything; returns the frame shown. */
+export async function pauseAndSettle(host: HostPage): Promise<number> {
+  return host.page.evaluate(async () => {
+    const h = window.spiceHost!;
+    h.pattern.pause();
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    while (h.pattern.pending) await sleep(20);
+    // Settled when the worker's drawable count stops moving.
+    let last = -1;
+    for (;;) {
+      const n = (await h.worker.stats()).drawablesProcessed;
+      if (n === last) break;
+      last = n;
+      await sleep(100);
+    }
+    return h.pattern.frame;
+  });
+}
+
+export async function resume(host: HostPage): Promise<void> {
+  await host.page.evaluate(() => window.spiceHost!.pattern.resume());
+}
+
+export async function hostStats(host: HostPage): Promise<{
+  clients: number;
+  inputs: number;
+  remote: number;
+  linking: number;
+  display: number;
+  cursor: number;
+  sessions: number;
+}> {
+  return host.page.evaluate(async () => {
+    const s = await window.spiceHost!.stats();
+    return {
+      clients: s.server.clients,
+      inputs: s.server.inputsChannels,
+      remote: s.server.remoteChannels,
+      linking: s.server.linksInProgress,
+      display: s.worker.displayClients,
+      cursor: s.worker.cursorClients,
+      sessions: s.worker.sessions,
+    };
+  });
+}
+
+/** The test pattern's frame as R,G,B bytes, computed here in Node, independently of the page. */
+export function expectedFrame(frame: number, width = 1024, height = 768): Uint8Array {
+  const px = new Uint32Array(width * height);
+  renderTestPattern(frame, width, height, px);
+  return xrgbToRgb(px);
+}
+
+export interface ClientPage {
+  page: Page;
+  logs: string[];
+}
+
+/** Opens spice-html5 (the npm package, unmodified) pointed at the relay. */
+export async function openHtml5(browser: Browser, stack: Stack, password?: string): Promise<ClientPage> {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(m.text()));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  const url = new URL('/client.html', stack.baseUrl);
+  url.searchParams.set('url', `${stack.relayUrl}/spice/default`);
+  if (password !== undefined) url.searchParams.set('password', password);
+  await page.goto(url.toString());
+  return { page, logs };
+}
+
+/** Reads spice-html5's primary canvas as R,G,B bytes (null until it exists). */
+export async function readHtml5Canvas(client: ClientPage): Promise<{ width: number; height: number; rgb: Uint8Array } | null> {
+  const r = await client.page.evaluate(() => {
+    const c = document.getElementById('spice_surface_0') as HTMLCanvasElement | null;
+    if (!c) return null;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    const step = 0x8000;
+    for (let i = 0; i < d.length; i += step) s += String.fromCharCode(...d.subarray(i, i + step));
+    return { width: c.width, height: c.height, b64: btoa(s) };
+  });
+  if (!r) return null;
+  const rgba = new Uint8Array(Buffer.from(r.b64, 'base64'));
+  const rgb = new Uint8Array(r.width * r.height * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i]!;
+    rgb[j + 1] = rgba[i + 1]!;
+    rgb[j + 2] = rgba[i + 2]!;
+  }
+  return { width: r.width, height: r.height, rgb };
+}

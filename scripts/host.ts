@@ -1,0 +1,56 @@
+/**
+ * `npm run host -- --headless`: serves a session from system Chromium with no
+ * display: relay + demo page + a headless browser that hosts it. Prints the
+ * client addresses, serves until SIGINT/SIGTERM, then exits cleanly.
+ */
+import { chromium, type Browser } from '@playwright/test';
+import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
+import { SERVE_HELP, parseServeArgs, serve, stopOnSignal } from './serve.ts';
+
+try {
+  const o = parseServeArgs(process.argv.slice(2));
+  if (o.help) {
+    process.stdout.write(
+      `Usage: npm run host -- [--headless] [options]\n\nHosts a session in system Chromium (${CHROMIUM}).\n` +
+        `  --headless           no window (for machines without a display)\n${SERVE_HELP}`,
+    );
+    process.exit(0);
+  }
+  const s = await serve(o);
+  let browser: Browser | null = null;
+  const stop = async (): Promise<void> => {
+    await browser?.close();
+    await s.stop();
+  };
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: o.headless,
+      args: o.headless ? CHROMIUM_ARGS : CHROMIUM_ARGS.filter((a) => a !== '--headless'),
+    });
+    const page = await browser.newPage();
+    const url = new URL(s.pageUrl);
+    if (o.password) url.searchParams.set('password', o.password);
+    await page.goto(url.toString());
+    await page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, {
+      timeout: 60_000,
+    });
+    const err = await page.evaluate(() => window.spiceHostError);
+    if (err) throw new Error(`the page could not host the session: ${err}`);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  process.stdout.write(
+    `\nspice-web-server is hosting session "${o.session}" in ${o.headless ? 'headless ' : ''}Chromium\n` +
+      `  remote-viewer ${s.nativeUrl ?? '(TCP off)'}\n` +
+      `  spice-html5:  ${s.webSocketUrl}\n` +
+      `  web client:   ${new URL('/client.html', s.pageUrl).toString()}?url=${encodeURIComponent(s.webSocketUrl)}\n` +
+      (o.password ? `  password:     required\n` : '') +
+      `Ctrl+C (SIGINT) or SIGTERM stops.\n`,
+  );
+  stopOnSignal(stop);
+} catch (e) {
+  process.stderr.write(`npm run host: ${(e as Error).message}\n`);
+  process.exit(2);
+}

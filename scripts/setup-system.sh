@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the demo and the tests need (run as root, or it uses sudo).
+# Chromium drives the page and spice-html5; spice-client-gtk gives the real native clients.
+set -uo pipefail
+
+PACKAGES=(chromium spice-client-gtk xvfb xauth fonts-dejavu-core)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-system: all packages present (${PACKAGES[*]})"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup-system: installing ${missing[*]}"
+# apt-get update may report a passing error on one list (e.g. after adding i386); do not abort on it.
+$SUDO apt-get update || echo "setup-system: apt-get update reported an error; continuing"
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,135 @@
+/** Display channel message codecs (spice-wire.md §6). */
+import { BitmapFlags, BitmapFormat, ImageType, Rop } from './constants.ts';
+import { ProtocolError, WireReader, WireWriter } from './wire.ts';
+
+/** SPICE Rect: top, left, bottom, right; bottom and right exclusive. */
+export interface Rect {
+  top: number;
+  left: number;
+  bottom: number;
+  right: number;
+}
+
+export function writeRect(w: WireWriter, r: Rect): void {
+  w.i32(r.top).i32(r.left).i32(r.bottom).i32(r.right);
+}
+
+export interface SurfaceCreate {
+  surfaceId: number;
+  width: number;
+  height: number;
+  format: number;
+  flags: number;
+}
+
+export function encodeSurfaceCreate(s: SurfaceCreate): Uint8Array {
+  return new WireWriter(20).u32(s.surfaceId).u32(s.width).u32(s.height).u32(s.format).u32(s.flags).finish();
+}
+
+export function encodeSurfaceDestroy(surfaceId: number): Uint8Array {
+  return new WireWriter(4).u32(surfaceId).finish();
+}
+
+/** DisplayBase with clip NONE: 21 bytes. */
+function writeDisplayBase(w: WireWriter, surfaceId: number, box: Rect): void {
+  w.u32(surfaceId);
+  writeRect(w, box);
+  w.u8(0); // clip NONE
+}
+
+const DRAW_COPY_FIXED = 21 + 36;
+const IMAGE_DESCRIPTOR_SIZE = 18;
+const BITMAP_HEADER_SIZE = 18;
+
+export interface BitmapImage {
+  id: number;
+  width: number;
+  height: number;
+  /** B,G,R,x bytes, rows top to bottom, stride = 4·width (spice-html5 ignores padding). */
+  pixels: Uint8Array;
+}
+
+/**
+ * DRAW_COPY of a raw 32-bit top-down BITMAP placed straight after the fixed
+ * part, src_area = the whole image, box the same size (spice-html5 draws the
+ * image unscaled at the box's top-left).
+ */
+export function encodeDrawCopyBitmap(surfaceId: number, left: number, top: number, image: BitmapImage): Uint8Array {
+  const { width, height, pixels } = image;
+  const stride = width * 4;
+  if (pixels.byteLength !== stride * height) {
+    throw new ProtocolError(`bitmap ${width}x${height}: expected ${stride * height} pixel bytes, got ${pixels.byteLength}`);
+  }
+  const w = new WireWriter(DRAW_COPY_FIXED + IMAGE_DESCRIPTOR_SIZE + BITMAP_HEADER_SIZE + pixels.byteLength);
+  writeDisplayBase(w, surfaceId, { top, left, bottom: top + height, right: left + width });
+  w.u32(DRAW_COPY_FIXED); // src_bitmap pointer: the image follows the fixed part
+  writeRect(w, { top: 0, left: 0, bottom: height, right: width });
+  w.u16(Rop.OP_PUT).u8(0); // rop, scale_mode
+  w.u8(0).i32(0).i32(0).u32(0); // mask: flags, pos, bitmap = none
+  // SpiceImage descriptor
+  w.u64(image.id).u8(ImageType.BITMAP).u8(0).u32(width).u32(height);
+  // SpiceBitmap
+  w.u8(BitmapFormat.BIT32).u8(BitmapFlags.TOP_DOWN).u32(width).u32(height).u32(stride).u32(0);
+  w.bytes(pixels);
+  return w.finish();
+}
+
+/** DRAW_FILL with a solid brush, clip NONE, no mask: 41 bytes. */
+export function encodeDrawFillSolid(surfaceId: number, box: Rect, color: number): Uint8Array {
+  const w = new WireWriter(41);
+  writeDisplayBase(w, surfaceId, box);
+  w.u8(1).u32(color); // brush SOLID
+  w.u16(Rop.OP_PUT);
+  w.u8(0).i32(0).i32(0).u32(0);
+  return w.finish();
+}
+
+/** COPY_BITS: copy the box-sized area at (srcX, srcY) to the box. */
+export function encodeCopyBits(surfaceId: number, box: Rect, srcX: number, srcY: number): Uint8Array {
+  const w = new WireWriter(29);
+  writeDisplayBase(w, surfaceId, box);
+  w.i32(srcX).i32(srcY);
+  return w.finish();
+}
+
+export interface MonitorConfig {
+  id: number;
+  surfaceId: number;
+  width: number;
+  height: number;
+  x: number;
+  y: number;
+  flags: number;
+}
+
+export function encodeMonitorsConfig(maxAllowed: number, heads: readonly MonitorConfig[]): Uint8Array {
+  const w = new WireWriter(4 + 28 * heads.length).u16(heads.length).u16(maxAllowed);
+  for (const h of heads) w.u32(h.id).u32(h.surfaceId).u32(h.width).u32(h.height).u32(h.x).u32(h.y).u32(h.flags);
+  return w.finish();
+}
+
+export interface DisplayInit {
+  pixmapCacheId: number;
+  pixmapCacheSize: bigint;
+  glzDictionaryId: number;
+  glzDictionaryWindowSize: number;
+}
+
+export function decodeDisplayInit(body: Uint8Array): DisplayInit {
+  const r = new WireReader(body, 'DISPLAY_INIT');
+  return {
+    pixmapCacheId: r.u8('pixmap_cache_id'),
+    pixmapCacheSize: r.i64('pixmap_cache_size'),
+    glzDictionaryId: r.u8('glz_dictionary_id'),
+    glzDictionaryWindowSize: r.i32('glz_dictionary_window_size'),
+  };
+}
+
+export function encodeDisplayInit(d: DisplayInit): Uint8Array {
+  return new WireWriter(14)
+    .u8(d.pixmapCacheId)
+    .i64(d.pixmapCacheSize)
+    .u8(d.glzDictionaryId)
+    .i32(d.glzDictionaryWindowSize)
+    .finish();
+}

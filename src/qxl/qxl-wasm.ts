@@ -1,0 +1,137 @@
+/**
+ * Loads build/qxl.wasm (compiled from assembly/) onto a given shared device
+ * memory. Works on the page main thread, in Web Workers and in Node.
+ *
+ * The compiled WebAssembly.Module is cached per thread; a Module can also be
+ * posted to a worker and passed in as `source` to skip fetching/compiling.
+ */
+
+import { createLogger } from '../util/logger.ts';
+
+const log = createLogger('qxl-wasm');
+
+/** Functions exported by build/qxl.wasm. All addresses are absolute byte offsets in device memory. */
+export interface QxlWasmExports {
+  /** Initialises a ring header and zeroes its items; 0 when `items` is not a power of two. */
+  ringInit(ring: number, items: number, itemSize: number): number;
+  /** Items waiting in the ring. */
+  ringCount(ring: number): number;
+  /** 1 when empty. */
+  ringIsEmpty(ring: number): number;
+  /** 1 when full. */
+  ringIsFull(ring: number): number;
+  /** Pushes a QXLCommand; 0 = full, else 1 (| 2 when the consumer was woken). */
+  cmdRingPush(ring: number, dataLo: number, dataHi: number, type: number): number;
+  /** Pops a QXLCommand into 16 bytes at `out`; 0 = empty, else 1 (| 2 when a producer was woken). */
+  cmdRingPop(ring: number, out: number): number;
+  /** Pushes a u64 release id; 0 = full, else 1 (| 2 when the consumer was woken). */
+  releaseRingPush(ring: number, idLo: number, idHi: number): number;
+  /** Pops a u64 release id into 8 bytes at `out`; 0 = empty, else 1 (| 2 when a producer was woken). */
+  releaseRingPop(ring: number, out: number): number;
+  /** Consumer: arm notify_on_prod; 1 = still empty (wait on `prod` expecting `cons`), 0 = items available. */
+  ringPrepareWaitItems(ring: number): number;
+  /** Producer: arm notify_on_cons; 1 = still full (wait on `cons` expecting `prod - num_items`), 0 = space. */
+  ringPrepareWaitSpace(ring: number): number;
+  /** Blocking wait for items (timeout ms, negative = forever); 1 = items available. Not on a browser main thread. */
+  ringWaitItems(ring: number, timeoutMs: number): number;
+  /** Blocking wait for space (timeout ms, negative = forever); 1 = space available. Not on a browser main thread. */
+  ringWaitSpace(ring: number, timeoutMs: number): number;
+  /** Wakes every waiter on the ring's prod and cons words; returns how many were woken. */
+  ringWakeAll(ring: number): number;
+}
+
+const EXPORT_NAMES: readonly (keyof QxlWasmExports)[] = [
+  'ringInit',
+  'ringCount',
+  'ringIsEmpty',
+  'ringIsFull',
+  'cmdRingPush',
+  'cmdRingPop',
+  'releaseRingPush',
+  'releaseRingPop',
+  'ringPrepareWaitItems',
+  'ringPrepareWaitSpace',
+  'ringWaitItems',
+  'ringWaitSpace',
+  'ringWakeAll',
+];
+
+/** Module bytes, or where to load them from (a URL, or a string resolved against this file). */
+export type QxlWasmBytesSource = ArrayBuffer | Uint8Array | URL | string;
+/** Where the module comes from; defaults to build/qxl.wasm next to the sources. */
+export type QxlWasmSource = WebAssembly.Module | QxlWasmBytesSource;
+
+/** Default location of the module, resolved relative to this file (Vite rewrites it to the bundled asset). */
+export function defaultQxlWasmUrl(): URL {
+  return new URL('../../build/qxl.wasm', import.meta.url);
+}
+
+let cachedModule: Promise<WebAssembly.Module> | null = null;
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+async function readBytes(url: URL): Promise<ArrayBuffer | Uint8Array> {
+  if (url.protocol === 'file:' && isNode()) {
+    // Variable specifier + @vite-ignore: keeps Node's fs out of the browser bundle.
+    const fsName = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+    return fs.readFile(url);
+  }
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`qxl-wasm: expected HTTP 200 for ${url.href}, got ${response.status} ${response.statusText}`);
+  }
+  return response.arrayBuffer();
+}
+
+/** Compiles (once per thread for the default source) the device module. */
+export function compileQxlWasm(source?: QxlWasmSource): Promise<WebAssembly.Module> {
+  if (source === undefined) {
+    cachedModule ??= compileFrom(defaultQxlWasmUrl()).catch((err: unknown) => {
+      cachedModule = null; // let a later call retry (e.g. after `npm run asbuild`)
+      throw err;
+    });
+    return cachedModule;
+  }
+  // Test the byte sources explicitly: WebAssembly.Module is structurally `{}`,
+  // so narrowing on it would swallow every other member of the union.
+  if (
+    typeof source === 'string' ||
+    source instanceof URL ||
+    source instanceof ArrayBuffer ||
+    source instanceof Uint8Array
+  ) {
+    return compileFrom(source);
+  }
+  return Promise.resolve(source);
+}
+
+async function compileFrom(source: QxlWasmBytesSource): Promise<WebAssembly.Module> {
+  let bytes: ArrayBuffer | Uint8Array;
+  if (source instanceof ArrayBuffer || source instanceof Uint8Array) bytes = source;
+  else bytes = await readBytes(typeof source === 'string' ? new URL(source, import.meta.url) : source);
+  // Copy into a plain ArrayBuffer-backed view: compile() rejects SharedArrayBuffer views.
+  const plain = bytes instanceof Uint8Array ? new Uint8Array(bytes) : bytes;
+  const module = await WebAssembly.compile(plain);
+  log.debug(`compiled device module (${plain.byteLength} bytes)`);
+  return module;
+}
+
+/**
+ * Instantiates the device module on `memory` (must be the shared device
+ * memory). Returns its typed exports.
+ */
+export async function loadQxlWasm(memory: WebAssembly.Memory, source?: QxlWasmSource): Promise<QxlWasmExports> {
+  const module = await compileQxlWasm(source);
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const exports = instance.exports as Record<string, unknown>;
+  for (const name of EXPORT_NAMES) {
+    if (typeof exports[name] !== 'function') {
+      throw new Error(`qxl-wasm: expected export "${name}" to be a function, got ${typeof exports[name]} (rebuild with npm run asbuild)`);
+    }
+  }
+  return exports as unknown as QxlWasmExports;
+}

@@ -1,0 +1,179 @@
+/**
+ * `spice-relay` command line: starts a {@link RelayServer} with flags and stops
+ * it cleanly on SIGINT/SIGTERM. Other scripts reuse {@link runRelayCli}; the
+ * file only runs by itself when executed directly (`tsx src/relay/cli.ts`).
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
+import { RelayServer, type RelayServerOptions } from './relay-server.ts';
+
+const log = createLogger('spice-relay');
+
+/** The `--help` text; documents every option. */
+export const RELAY_CLI_HELP = `Usage: spice-relay [options]
+
+Meeting point between SPICE clients and the web page that serves them
+(a page cannot listen on sockets). The page connects to /host?session=NAME,
+spice-html5 connects to ws://HOST:PORT/spice/NAME, native clients
+(remote-viewer, spicy) connect over TCP to session "default".
+
+Options:
+  --host ADDR          address to listen on (default 127.0.0.1). A non-loopback
+                       address lets anyone who can reach it connect; a warning
+                       is printed.
+  --port N             HTTP + WebSocket port for pages and spice-html5
+                       (default 8765; 0 = any free port)
+  --tcp-port N|off     TCP port for native SPICE clients of session "default"
+                       (default 5900; 0 = any free port; "off" = no TCP listener)
+  --log-level LEVEL    debug | info | warn | error (default info)
+  -h, --help           show this help and exit
+
+Example:
+  spice-relay --port 8765 --tcp-port 5900
+  remote-viewer spice://127.0.0.1:5900
+`;
+
+/** A bad command line; the message says which flag, what was expected and what came. */
+export class CliUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliUsageError';
+  }
+}
+
+/** What the command line asked for. */
+export interface RelayCliConfig {
+  help: boolean;
+  logLevel: LogLevel;
+  options: RelayServerOptions;
+}
+
+/** Parses `--flag value` / `--flag=value` arguments (without node and script path). */
+export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
+  const config: RelayCliConfig = { help: false, logLevel: 'info', options: {} };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '-h' || arg === '--help') {
+      config.help = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const takeValue = (): string => {
+      if (eq >= 0) return arg.slice(eq + 1);
+      const v = args[++i];
+      if (v === undefined) throw new CliUsageError(`expected a value after ${flag}, got the end of the arguments`);
+      return v;
+    };
+    switch (flag) {
+      case '--host': {
+        const v = takeValue();
+        if (v === '') throw new CliUsageError('expected an address after --host, got an empty string');
+        config.options.host = v;
+        break;
+      }
+      case '--port':
+        config.options.port = parsePort(flag, takeValue());
+        break;
+      case '--tcp-port': {
+        const v = takeValue();
+        config.options.tcpPort = v === 'off' ? null : parsePort(flag, v);
+        break;
+      }
+      case '--log-level': {
+        const v = takeValue();
+        if (v !== 'debug' && v !== 'info' && v !== 'warn' && v !== 'error') {
+          throw new CliUsageError(`expected --log-level to be debug, info, warn or error, got ${JSON.stringify(v)}`);
+        }
+        config.logLevel = v;
+        break;
+      }
+      default:
+        throw new CliUsageError(`unknown argument ${JSON.stringify(arg)}; expected one of --host, --port, --tcp-port, --log-level, --help`);
+    }
+  }
+  return config;
+}
+
+function parsePort(flag: string, v: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n > 65535) {
+    throw new CliUsageError(`expected ${flag} to be a port number 0..65535${flag === '--tcp-port' ? ' or "off"' : ''}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** Options of {@link runRelayCli} for scripts that embed it. */
+export interface RunRelayCliOptions {
+  /** Stop the relay and exit the process on SIGINT/SIGTERM. Default true. */
+  handleSignals?: boolean;
+}
+
+/**
+ * Runs the relay as the command line would: parses `args` (the arguments
+ * after the script, i.e. `process.argv.slice(2)`), sets the log level, starts
+ * the relay and resolves with it once it listens. With `--help` prints the
+ * help and resolves with null. Throws {@link CliUsageError} on bad arguments.
+ */
+export async function runRelayCli(args: readonly string[], opts: RunRelayCliOptions = {}): Promise<RelayServer | null> {
+  const config = parseRelayArgs(args);
+  if (config.help) {
+    process.stdout.write(RELAY_CLI_HELP);
+    return null;
+  }
+  setLogLevel(config.logLevel);
+  const relay = new RelayServer(config.options);
+  await relay.start(); // logs the "spice-relay listening: …" line
+  if (opts.handleSignals ?? true) {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting without waiting`);
+        process.exit(130);
+      }
+      stopping = true;
+      log.info(`${signal}: stopping`);
+      relay.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error(`error while stopping: ${err instanceof Error ? err.message : String(err)}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  return relay;
+}
+
+/**
+ * Entry point for `bin/spice-relay.js` and direct execution: runs the CLI and
+ * turns failures into a logged message and an exit code (2 usage, 1 other).
+ */
+export async function relayCliMain(args: readonly string[]): Promise<void> {
+  try {
+    await runRelayCli(args);
+  } catch (err) {
+    if (err instanceof CliUsageError) {
+      log.error(`${err.message} (see spice-relay --help)`);
+      process.exitCode = 2;
+    } else {
+      log.error(err instanceof Error ? err.message : String(err));
+      process.exitCode = 1;
+    }
+  }
+}
+
+function isDirectRun(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isDirectRun()) void relayCliMain(process.argv.slice(2));

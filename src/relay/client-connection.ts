@@ -1,0 +1,179 @@
+/**
+ * One SPICE client connection as the relay sees it, over TCP (spice-gtk) or a
+ * WebSocket (spice-html5), behind one interface so stream forwarding does not
+ * care which.
+ */
+import type { Socket } from 'node:net';
+import type { RawData, WebSocket } from 'ws';
+import type { ClientTransport } from '../transport/relay-protocol.ts';
+import { closeReason, formatRemote } from './net-util.ts';
+
+/** Above this many bytes queued towards a socket, the sender is paused. */
+export const HIGH_WATER_MARK = 1024 * 1024;
+/** Below this many queued bytes, a paused sender is resumed. */
+export const LOW_WATER_MARK = 256 * 1024;
+
+/** What a connection reports to its stream. */
+export interface ClientHandlers {
+  /** Bytes from the client (frame boundaries already dropped). */
+  data(bytes: Buffer): void;
+  /** A write that returned false has drained; writing may go on. */
+  drain(): void;
+  /** The client side is gone; `detail` says why when it was abnormal. */
+  close(detail: string | undefined): void;
+  /** The client broke the transport's rules; the connection is already closing. */
+  invalid(reason: string): void;
+}
+
+/** A SPICE client connection: a byte stream with backpressure. */
+export interface ClientConnection {
+  readonly transport: ClientTransport;
+  /** `ip:port` of the client. */
+  readonly remote: string;
+  /** Starts delivering events; call once. */
+  start(handlers: ClientHandlers): void;
+  /** Queues bytes for the client; false means wait for `drain`. */
+  write(bytes: Buffer): boolean;
+  /** Stops reading from the client (backpressure towards the client). */
+  pause(): void;
+  resume(): void;
+  /** Graceful close: everything written so far is still delivered. */
+  end(): void;
+  /** Closes at once because something went wrong; `reason` goes into the WebSocket close frame. */
+  abort(reason: string, wsCode?: number): void;
+  /** Drops the connection without any goodbye (relay shutting down). */
+  terminate(): void;
+}
+
+/** How long a gracefully ended TCP client may linger before it is destroyed. */
+const END_GRACE_MS = 5000;
+
+/** A native client (spice-gtk) on the relay's TCP port. */
+export class TcpClientConnection implements ClientConnection {
+  readonly transport = 'tcp' as const;
+  readonly remote: string;
+  private errorDetail: string | undefined;
+  private endTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly socket: Socket) {
+    this.remote = formatRemote(socket.remoteAddress, socket.remotePort);
+    socket.setNoDelay(true); // SPICE is latency-bound: small input/ack messages must not wait
+    // An 'error' without a listener would crash the relay; remember it for the close log instead.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.errorDetail = err.code ?? err.message;
+    });
+    socket.on('close', () => clearTimeout(this.endTimer));
+  }
+
+  start(h: ClientHandlers): void {
+    this.socket.on('data', (b: Buffer) => h.data(b));
+    this.socket.on('drain', () => h.drain());
+    this.socket.on('close', () => h.close(this.errorDetail));
+  }
+
+  write(bytes: Buffer): boolean {
+    if (this.socket.destroyed || this.socket.writableEnded) return true;
+    return this.socket.write(bytes);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    this.endTimer = setTimeout(() => this.socket.destroy(), END_GRACE_MS);
+    this.endTimer.unref();
+  }
+
+  abort(): void {
+    this.socket.destroy();
+  }
+
+  terminate(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A spice-html5 client on a WebSocket (binary frames, one continuous byte stream). */
+export class WsClientConnection implements ClientConnection {
+  readonly transport = 'ws' as const;
+  private needDrain = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remote: string,
+  ) {
+    ws.on('error', () => {
+      /* reported through 'close' */
+    });
+  }
+
+  start(h: ClientHandlers): void {
+    this.ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary) {
+        // Old websockify clients sent base64 text; spice-html5 never does. Refuse rather than corrupt.
+        const reason = 'sent a text frame; SPICE over WebSocket uses binary frames';
+        this.abort(reason, 1003);
+        h.invalid(reason);
+        return;
+      }
+      h.data(rawToBuffer(data));
+    });
+    this.ws.on('close', (code: number) => {
+      h.close(code === 1000 || code === 1001 || code === 1005 ? undefined : `code ${code}`);
+    });
+    this.drainHandler = () => h.drain();
+  }
+
+  private drainHandler: () => void = () => {};
+
+  write(bytes: Buffer): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) return true;
+    this.ws.send(bytes, { binary: true }, () => {
+      if (this.needDrain && this.ws.bufferedAmount <= LOW_WATER_MARK) {
+        this.needDrain = false;
+        this.drainHandler();
+      }
+    });
+    if (this.ws.bufferedAmount > HIGH_WATER_MARK) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
+  end(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(1000, 'server closed the connection');
+  }
+
+  abort(reason: string, wsCode = 1011): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      this.ws.close(wsCode, closeReason(reason));
+    }
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+}
+
+/** `ws` hands binary messages over as a Buffer, an ArrayBuffer or fragments depending on binaryType. */
+export function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}

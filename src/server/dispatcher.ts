@@ -1,0 +1,96 @@
+/**
+ * Dispatchers between threads, built on Comlink (spice-server's Dispatcher /
+ * QXL dispatcher / main dispatcher, see seeds/spice_threading_model.txt).
+ *
+ * - The worker dispatcher carries device and ClientCbs requests from the main
+ *   thread to one RedWorker: connect and migrate are asynchronous (fire and
+ *   forget), disconnect is synchronous (the caller waits until it is done).
+ * - The main dispatcher carries the RedWorker's requests to the main thread.
+ */
+import * as Comlink from 'comlink';
+import type { StreamOffer } from '../transport/relay-stream.ts';
+
+/** Everything a RedWorker needs to take over one linked channel connection. */
+export interface ChannelConnectRequest {
+  sessionId: number;
+  channelType: number;
+  channelId: number;
+  miniHeader: boolean;
+  commonCaps: number[];
+  channelCaps: number[];
+  /** Where the worker re-attaches to the client connection (structured-cloneable). */
+  offer: StreamOffer;
+  /** Bytes the main thread received after the link stage (e.g. DISPLAY_INIT). */
+  leftover: Uint8Array;
+}
+
+export interface RedWorkerStats {
+  displayClients: number;
+  cursorClients: number;
+  sessions: number;
+  primary: { width: number; height: number } | null;
+  drawablesProcessed: number;
+  cursorCommandsProcessed: number;
+}
+
+/** The RedWorker's side of the worker dispatcher. */
+export interface RedWorkerApi {
+  init(memory: WebAssembly.Memory, main: MainDispatcherApi): Promise<void>;
+  createPrimary(width: number, height: number): Promise<void>;
+  destroyPrimary(): Promise<void>;
+  connectChannel(req: ChannelConnectRequest): Promise<void>;
+  disconnectClient(sessionId: number): Promise<void>;
+  stats(): Promise<RedWorkerStats>;
+  /** Copy of the primary surface as the worker holds it (B,G,R,x rows), for tests and previews. */
+  snapshot(): Promise<{ width: number; height: number; pixels: Uint8Array } | null>;
+  shutdown(): Promise<void>;
+}
+
+/** The main thread's side of the main dispatcher. */
+export interface MainDispatcherApi {
+  channelClientDisconnected(sessionId: number, channelType: number, channelId: number, reason: string): void;
+}
+
+/** Main-thread handle on one RedWorker. */
+export class WorkerDispatcher {
+  readonly remote: Comlink.Remote<RedWorkerApi>;
+
+  constructor(private readonly worker: Worker) {
+    this.remote = Comlink.wrap<RedWorkerApi>(worker);
+  }
+
+  async init(memory: WebAssembly.Memory, main: MainDispatcherApi): Promise<void> {
+    await this.remote.init(memory, Comlink.proxy(main));
+  }
+
+  createPrimary(width: number, height: number): Promise<void> {
+    return this.remote.createPrimary(width, height);
+  }
+
+  /** ClientCbs.connect: asynchronous; failures are reported through the main dispatcher. */
+  connect(req: ChannelConnectRequest): Promise<void> {
+    return this.remote.connectChannel(Comlink.transfer(req, [req.leftover.buffer as ArrayBuffer]));
+  }
+
+  /** ClientCbs.disconnect: the caller awaits completion. */
+  disconnect(sessionId: number): Promise<void> {
+    return this.remote.disconnectClient(sessionId);
+  }
+
+  stats(): Promise<RedWorkerStats> {
+    return this.remote.stats();
+  }
+
+  snapshot(): Promise<{ width: number; height: number; pixels: Uint8Array } | null> {
+    return this.remote.snapshot();
+  }
+
+  async terminate(): Promise<void> {
+    try {
+      await this.remote.shutdown();
+    } finally {
+      this.remote[Comlink.releaseProxy]();
+      this.worker.terminate();
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/** MainChannelClient (spice-server main-channel-client.cpp): session greeting, channel list, mouse mode. */
+import { MsgMain, MsgcMain, NotifySeverity, NotifyVisibility, MsgCommon } from '../protocol/constants.ts';
+import { encodeNotify } from '../protocol/common-messages.ts';
+import {
+  decodeAgentStart,
+  decodeMouseModeRequest,
+  encodeChannelsList,
+  encodeMainInit,
+  encodeMouseMode,
+  encodeMultiMediaTime,
+  type ChannelId,
+} from '../protocol/main-messages.ts';
+import { ProtocolError } from '../protocol/wire.ts';
+import type { ByteStream } from './byte-stream.ts';
+import { RedChannelClient, type RedChannelClientOptions } from './red-channel-client.ts';
+
+/** What the main channel asks of the server (reds). */
+export interface MainChannelHost {
+  readonly supportedMouseModes: number;
+  readonly mouseMode: number;
+  /** The channels every client may link besides main. */
+  readonly channels: readonly ChannelId[];
+  /** The media clock in ms (kept below 2^31 for spice-html5). */
+  multiMediaTime(): number;
+  requestMouseMode(mode: number): void;
+}
+
+/** spice-server gives clients 10 agent tokens; we have no agent but keep the number sane. */
+const AGENT_TOKENS = 10;
+/** spice-server's INIT mm-time lags its clock so stream frames are not late. */
+const MM_TIME_LAG_MS = 400;
+
+export class MainChannelClient extends RedChannelClient {
+  private attached = false;
+
+  constructor(
+    stream: ByteStream,
+    opts: RedChannelClientOptions,
+    private readonly host: MainChannelHost,
+  ) {
+    super(stream, { ...opts, ackWindow: 0, maxMessageSize: 64 * 1024 });
+  }
+
+  /** True once the client asked for the channel list. */
+  get channelsAttached(): boolean {
+    return this.attached;
+  }
+
+  protected onStart(): void {
+    // INIT must be the first channel message.
+    this.send(
+      MsgMain.INIT,
+      encodeMainInit({
+        sessionId: this.sessionId,
+        displayChannelsHint: 1,
+        supportedMouseModes: this.host.supportedMouseModes,
+        currentMouseMode: this.host.mouseMode,
+        agentConnected: 0,
+        agentTokens: AGENT_TOKENS,
+        multiMediaTime: Math.max(0, this.host.multiMediaTime() - MM_TIME_LAG_MS),
+        ramHint: 0,
+      }),
+    );
+    this.ping();
+  }
+
+  /** Announces a mouse mode change (only call on a real change: both clients loop otherwise). */
+  sendMouseMode(supported: number, current: number): void {
+    this.send(MsgMain.MOUSE_MODE, encodeMouseMode(supported, current));
+  }
+
+  /** Shows a message to the user (spice-html5 prints it; spice-gtk logs it). */
+  notify(message: string, severity: number = NotifySeverity.INFO): void {
+    this.send(
+      MsgCommon.NOTIFY,
+      encodeNotify({ timeStamp: 0n, severity, visibility: NotifyVisibility.MEDIUM, what: 0, message }),
+    );
+  }
+
+  protected handleMessage(type: number, body: Uint8Array): void {
+    switch (type) {
+      case MsgcMain.ATTACH_CHANNELS:
+        if (this.attached) return;
+        this.attached = true;
+        this.send(MsgMain.CHANNELS_LIST, encodeChannelsList(this.host.channels));
+        this.send(MsgMain.MULTI_MEDIA_TIME, encodeMultiMediaTime(this.host.multiMediaTime()));
+        break;
+      case MsgcMain.MOUSE_MODE_REQUEST:
+        this.host.requestMouseMode(decodeMouseModeRequest(body).mode);
+        break;
+      case MsgcMain.AGENT_START:
+        decodeAgentStart(body); // validated; there is no guest agent to start
+        break;
+      case MsgcMain.AGENT_DATA:
+      case MsgcMain.AGENT_TOKEN:
+      case MsgcMain.CLIENT_INFO:
+      case MsgcMain.MIGRATE_CONNECTED:
+      case MsgcMain.MIGRATE_CONNECT_ERROR:
+        break; // no agent, no migration: nothing to do
+      default:
+        throw new ProtocolError(`main channel: unknown message type ${type}`);
+    }
+  }
+}

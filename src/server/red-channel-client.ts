@@ -1,0 +1,254 @@
+/**
+ * RedChannelClient: one channel connection of one client, after the link stage.
+ * Frames messages (mini or full header), handles the messages common to every
+ * channel (ACK_SYNC, ACK, PONG, DISCONNECTING) and the ACK window, and turns any
+ * malformed input into a logged disconnect of this connection only.
+ * Runs on whichever thread owns the channel (main thread or a RedWorker).
+ */
+import { MsgCommon, MsgcCommon, channelTypeName } from '../protocol/constants.ts';
+import {
+  FULL_HEADER_SIZE,
+  MINI_HEADER_SIZE,
+  decodeFullHeader,
+  decodeMiniHeader,
+  encodeFullHeader,
+  encodeMiniHeader,
+} from '../protocol/data-header.ts';
+import { decodeAckSync, decodeClientDisconnecting, decodePong, encodePing, encodeSetAck } from '../protocol/common-messages.ts';
+import { ProtocolError } from '../protocol/wire.ts';
+import { createLogger, type Logger } from '../util/logger.ts';
+import { ByteQueue, type ByteStream } from './byte-stream.ts';
+
+export interface RedChannelClientOptions {
+  sessionId: number;
+  channelType: number;
+  channelId: number;
+  miniHeader: boolean;
+  /** Client's channel caps from its LinkMess. */
+  channelCaps: readonly number[];
+  /** ACK window (spice-server: 20 for display and cursor); 0 = no SET_ACK. */
+  ackWindow?: number;
+  /** Largest client message body accepted; larger ones disconnect the client. */
+  maxMessageSize?: number;
+}
+
+const DEFAULT_MAX_MESSAGE = 64 * 1024;
+
+export abstract class RedChannelClient {
+  readonly sessionId: number;
+  readonly channelType: number;
+  readonly channelId: number;
+  readonly channelCaps: readonly number[];
+  protected readonly log: Logger;
+  private readonly miniHeader: boolean;
+  private readonly maxMessageSize: number;
+  private readonly inQueue = new ByteQueue();
+  private pendingHeader: { type: number; size: number } | null = null;
+  private sendSerial = 0n;
+  private disconnected = false;
+  private readonly disconnectListeners: Array<(reason: string) => void> = [];
+
+  // ACK window (server-side flow control, spice-wire.md §4).
+  private readonly ackWindow: number;
+  private ackGeneration = 0;
+  private clientAckGeneration = -1;
+  private messagesInWindow = 0;
+  private readonly outQueue: Array<{ type: number; body: Uint8Array }> = [];
+  private pingId = 0;
+  /** Round-trip time of the last PING, in ms. */
+  lastRoundTripMs: number | null = null;
+  private readonly pings = new Map<number, number>();
+  /** Messages and bytes sent, for stats. */
+  messagesSent = 0;
+  bytesSent = 0;
+
+  constructor(
+    protected readonly stream: ByteStream,
+    opts: RedChannelClientOptions,
+  ) {
+    this.sessionId = opts.sessionId;
+    this.channelType = opts.channelType;
+    this.channelId = opts.channelId;
+    this.channelCaps = opts.channelCaps;
+    this.miniHeader = opts.miniHeader;
+    this.ackWindow = opts.ackWindow ?? 0;
+    this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE;
+    this.log = createLogger(`${channelTypeName(this.channelType)}:${this.channelId} session ${this.sessionId}`);
+  }
+
+  get isConnected(): boolean {
+    return !this.disconnected;
+  }
+
+  /** Messages waiting because the client has not acknowledged enough. */
+  get queuedMessages(): number {
+    return this.outQueue.length;
+  }
+
+  /** Starts the channel: SET_ACK if windowed, then the channel's own greeting. */
+  start(): void {
+    if (this.ackWindow > 0) {
+      this.ackGeneration++;
+      this.messagesInWindow = 0;
+      this.sendNow(MsgCommon.SET_ACK, encodeSetAck(this.ackGeneration, this.ackWindow));
+    }
+    this.onStart();
+  }
+
+  protected abstract onStart(): void;
+
+  /** A channel-specific message (type > 100). Throw ProtocolError for a malformed one. */
+  protected abstract handleMessage(type: number, body: Uint8Array): void;
+
+  /** Called once when the connection ends, for any reason. */
+  protected onDisconnected(_reason: string): void {}
+
+  onDisconnect(cb: (reason: string) => void): void {
+    this.disconnectListeners.push(cb);
+  }
+
+  /** Feeds bytes received from the client. */
+  receive(bytes: Uint8Array): void {
+    if (this.disconnected) return;
+    this.inQueue.push(bytes);
+    try {
+      this.parse();
+    } catch (e) {
+      const reason = e instanceof ProtocolError ? e.message : `internal error: ${(e as Error).message ?? String(e)}`;
+      this.disconnect(`bad message from client: ${reason}`);
+    }
+  }
+
+  private parse(): void {
+    const headerSize = this.miniHeader ? MINI_HEADER_SIZE : FULL_HEADER_SIZE;
+    for (;;) {
+      if (this.disconnected) return;
+      if (!this.pendingHeader) {
+        const hb = this.inQueue.take(headerSize);
+        if (!hb) return;
+        const h = this.miniHeader ? decodeMiniHeader(hb) : decodeFullHeader(hb);
+        if (h.size > this.maxMessageSize) {
+          throw new ProtocolError(`message type ${h.type} claims ${h.size} bytes, limit ${this.maxMessageSize}`);
+        }
+        this.pendingHeader = { type: h.type, size: h.size };
+      }
+      const body = this.inQueue.take(this.pendingHeader.size);
+      if (!body) return;
+      const { type } = this.pendingHeader;
+      this.pendingHeader = null;
+      if (type <= 100) this.handleCommon(type, body);
+      else this.handleMessage(type, body);
+    }
+  }
+
+  private handleCommon(type: number, body: Uint8Array): void {
+    switch (type) {
+      case MsgcCommon.ACK_SYNC:
+        this.clientAckGeneration = decodeAckSync(body).generation;
+        break;
+      case MsgcCommon.ACK:
+        if (this.clientAckGeneration === this.ackGeneration && this.ackWindow > 0) {
+          this.messagesInWindow = Math.max(0, this.messagesInWindow - this.ackWindow);
+          this.flushQueue();
+        }
+        break;
+      case MsgcCommon.PONG: {
+        const { id } = decodePong(body);
+        const sent = this.pings.get(id);
+        if (sent !== undefined) {
+          this.pings.delete(id);
+          this.lastRoundTripMs = performance.now() - sent;
+        }
+        break;
+      }
+      case MsgcCommon.DISCONNECTING: {
+        const { reason } = decodeClientDisconnecting(body);
+        this.log.debug(`client announced disconnect (reason ${reason})`);
+        break;
+      }
+      case MsgcCommon.MIGRATE_FLUSH_MARK:
+      case MsgcCommon.MIGRATE_DATA:
+        break; // no migration support; harmless to ignore
+      default:
+        throw new ProtocolError(`unknown common message type ${type}`);
+    }
+  }
+
+  /** Sends a PING; its PONG updates lastRoundTripMs. */
+  ping(): void {
+    const id = ++this.pingId;
+    this.pings.set(id, performance.now());
+    if (this.pings.size > 16) this.pings.delete(this.pings.keys().next().value as number);
+    this.send(MsgCommon.PING, encodePing(id, BigInt(Math.round(performance.now() * 1000))));
+  }
+
+  /** Queues or sends a message, honouring the ACK window. */
+  send(type: number, body: Uint8Array): void {
+    if (this.disconnected) return;
+    if (this.ackWindow > 0 && (this.outQueue.length > 0 || this.messagesInWindow > 2 * this.ackWindow)) {
+      this.outQueue.push({ type, body });
+      this.onQueueGrew();
+      return;
+    }
+    this.sendNow(type, body);
+  }
+
+  /** Subclasses bound their queue here (e.g. by collapsing it to one redraw). */
+  protected onQueueGrew(): void {}
+
+  /** Drops the queued messages whose type matches; returns how many (a subclass then queues one replacement). */
+  protected dropQueued(match: (type: number) => boolean): number {
+    const before = this.outQueue.length;
+    const kept = this.outQueue.filter((m) => !match(m.type));
+    this.outQueue.length = 0;
+    this.outQueue.push(...kept);
+    return before - kept.length;
+  }
+
+  private flushQueue(): void {
+    while (this.outQueue.length > 0 && this.messagesInWindow <= 2 * this.ackWindow && !this.disconnected) {
+      const m = this.outQueue.shift()!;
+      this.sendNow(m.type, m.body);
+    }
+  }
+
+  private sendNow(type: number, body: Uint8Array): void {
+    const header = this.miniHeader
+      ? encodeMiniHeader(type, body.byteLength)
+      : encodeFullHeader(++this.sendSerial, type, body.byteLength);
+    if (body.byteLength <= 4096) {
+      const msg = new Uint8Array(header.byteLength + body.byteLength);
+      msg.set(header);
+      msg.set(body, header.byteLength);
+      this.stream.send(msg);
+    } else {
+      // Large bodies go as their own chunk: the stream is a byte stream, no copy needed.
+      this.stream.send(header);
+      this.stream.send(body);
+    }
+    this.messagesInWindow++;
+    this.messagesSent++;
+    this.bytesSent += header.byteLength + body.byteLength;
+  }
+
+  /** The peer closed the transport. */
+  peerClosed(reason: string): void {
+    this.finish(`client closed the connection${reason ? ` (${reason})` : ''}`, false);
+  }
+
+  /** Ends this connection (idempotent), with the reason logged. */
+  disconnect(reason: string): void {
+    this.finish(reason, true);
+  }
+
+  private finish(reason: string, closeStream: boolean): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    this.outQueue.length = 0;
+    if (reason.startsWith('bad message')) this.log.warn(`disconnecting: ${reason}`);
+    else this.log.info(`disconnected: ${reason}`);
+    if (closeStream) this.stream.close();
+    this.onDisconnected(reason);
+    for (const cb of this.disconnectListeners.splice(0)) cb(reason);
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * SpiceServer (spice-server's "reds"): runs on the page's main thread, takes
+ * every client connection through the link stage and ticket check, owns the
+ * RedClients, runs the main and inputs channels, and hands display and cursor
+ * connections to the RedWorker through the worker dispatcher.
+ */
+import { ChannelType, LinkError, MouseMode, channelTypeName } from '../protocol/constants.ts';
+import { capsFromBits, type LinkMess } from '../protocol/link.ts';
+import type { ChannelId } from '../protocol/main-messages.ts';
+import type { StreamOffer } from '../transport/relay-stream.ts';
+import { createLogger } from '../util/logger.ts';
+import type { ByteStream } from './byte-stream.ts';
+import type { ChannelConnectRequest, MainDispatcherApi } from './dispatcher.ts';
+import type { InputSink, KeyModifierSource } from './input-sink.ts';
+import { InputsChannelClient } from './inputs-channel.ts';
+import { MainChannelClient, type MainChannelHost } from './main-channel.ts';
+import { RedClient } from './red-client.ts';
+import { LinkFailure, runLinkStage, type LinkPolicy } from './red-link.ts';
+import type { RedChannelClientOptions } from './red-channel-client.ts';
+import { StreamReader } from './stream-reader.ts';
+import { generateTicketKey, type TicketKey } from './ticket.ts';
+
+const log = createLogger('spice-server');
+
+/** A client connection that can be handed to another thread after linking. */
+export interface HandoffStream extends ByteStream {
+  readonly offer: StreamOffer;
+  /** Stops delivery here; resolves with the bytes that arrived but were not delivered. */
+  detach(): Promise<Uint8Array>;
+}
+
+/** The RedWorker as the server sees it (ClientCbs for display/cursor). */
+export interface WorkerChannels {
+  connect(req: ChannelConnectRequest): Promise<void>;
+  disconnect(sessionId: number): Promise<void>;
+}
+
+export interface SpiceServerOptions {
+  /** null or '' = no password: every ticket passes. */
+  password?: string | null;
+  worker: WorkerChannels;
+  inputSink: InputSink & Partial<KeyModifierSource>;
+  /** Whether the source takes absolute pointer positions (client mouse mode). */
+  absoluteMouse?: boolean;
+}
+
+export interface SpiceServerStats {
+  clients: number;
+  mainChannels: number;
+  inputsChannels: number;
+  remoteChannels: number;
+  linksInProgress: number;
+  linkFailures: number;
+}
+
+/** Inputs channel cap 0: the server handles KEY_SCANCODE. */
+const INPUTS_CAPS = capsFromBits([0]);
+
+export class SpiceServer implements MainDispatcherApi {
+  private readonly clients = new Map<number, RedClient>();
+  private password: string | null;
+  private mode: number;
+  private linking = 0;
+  private linkFailures = 0;
+  private readonly startedAt = performance.now();
+  private readonly listeners = { connect: new Set<(id: number) => void>(), disconnect: new Set<(id: number) => void>() };
+
+  private constructor(
+    private readonly key: TicketKey,
+    private readonly opts: SpiceServerOptions,
+  ) {
+    this.password = opts.password ?? null;
+    this.mode = opts.absoluteMouse ? MouseMode.CLIENT : MouseMode.SERVER;
+  }
+
+  /** Creates a server with a fresh RSA link key. */
+  static async create(opts: SpiceServerOptions): Promise<SpiceServer> {
+    return new SpiceServer(await generateTicketKey(), opts);
+  }
+
+  setPassword(password: string | null): void {
+    this.password = password;
+  }
+
+  get supportedMouseModes(): number {
+    return this.opts.absoluteMouse ? MouseMode.SERVER | MouseMode.CLIENT : MouseMode.SERVER;
+  }
+
+  get mouseMode(): number {
+    return this.mode;
+  }
+
+  /** Channels offered besides main. */
+  get channels(): readonly ChannelId[] {
+    return [
+      { type: ChannelType.DISPLAY, id: 0 },
+      { type: ChannelType.INPUTS, id: 0 },
+      { type: ChannelType.CURSOR, id: 0 },
+    ];
+  }
+
+  multiMediaTime(): number {
+    return Math.floor(performance.now() - this.startedAt) & 0x7fffffff;
+  }
+
+  requestMouseMode(mode: number): void {
+    // Only answer real changes: both clients ask again after any MOUSE_MODE that lacks CLIENT.
+    if ((this.supportedMouseModes & mode) === 0 || mode === this.mode) return;
+    this.mode = mode;
+    for (const c of this.clients.values()) c.mcc.sendMouseMode(this.supportedMouseModes, mode);
+  }
+
+  onClientConnected(cb: (sessionId: number) => void): void {
+    this.listeners.connect.add(cb);
+  }
+
+  onClientDisconnected(cb: (sessionId: number) => void): void {
+    this.listeners.disconnect.add(cb);
+  }
+
+  stats(): SpiceServerStats {
+    let inputs = 0;
+    let remote = 0;
+    for (const c of this.clients.values()) {
+      for (const ch of c.channels) if (ch instanceof InputsChannelClient) inputs++;
+      remote += c.remoteChannels.length;
+    }
+    return {
+      clients: this.clients.size,
+      mainChannels: this.clients.size,
+      inputsChannels: inputs,
+      remoteChannels: remote,
+      linksInProgress: this.linking,
+      linkFailures: this.linkFailures,
+    };
+  }
+
+  /** Tells every inputs channel that the guest's lock LEDs changed. */
+  broadcastKeyModifiers(modifiers: number): void {
+    for (const c of this.clients.values())
+      for (const ch of c.channels) if (ch instanceof InputsChannelClient) ch.sendKeyModifiers(modifiers);
+  }
+
+  private policy(): LinkPolicy {
+    return {
+      key: this.key,
+      password: this.password,
+      checkChannel: (m) =>
+        m.channelType === ChannelType.MAIN
+          ? m.channelId === 0
+            ? LinkError.OK
+            : LinkError.CHANNEL_NOT_AVAILABLE
+          : this.channels.some((c) => c.type === m.channelType && c.id === m.channelId)
+            ? LinkError.OK
+            : LinkError.CHANNEL_NOT_AVAILABLE,
+      checkSession: (m) => {
+        if (m.channelType === ChannelType.MAIN) return LinkError.OK;
+        const c = this.clients.get(m.connectionId);
+        return c && !c.isDestroyed ? LinkError.OK : LinkError.BAD_CONNECTION_ID;
+      },
+      channelCaps: (type) => (type === ChannelType.INPUTS ? INPUTS_CAPS : []),
+    };
+  }
+
+  /** Takes a new client connection through the link stage and into its channel. */
+  accept(stream: HandoffStream): void {
+    const reader = new StreamReader(stream);
+    const who = `${stream.offer.transport} ${stream.offer.remote} (stream ${stream.offer.stream})`;
+    this.linking++;
+    runLinkStage(reader, this.policy())
+      .then(
+        (result) => this.attach(stream, reader, result.mess, result.miniHeader, who),
+        (e: unknown) => {
+          this.linkFailures++;
+          const reason = e instanceof Error ? e.message : String(e);
+          if (e instanceof LinkFailure && e.code === LinkError.PERMISSION_DENIED) log.warn(`link refused for ${who}: ${reason}`);
+          else log.warn(`link failed for ${who}: ${reason}`);
+          // Let the error reply reach the client before the close.
+          setTimeout(() => stream.close(), 50);
+        },
+      )
+      .finally(() => this.linking--);
+  }
+
+  private nextSessionId(): number {
+    // Non-zero and below 2^31: spice-html5 reads u32 values as signed ints.
+    for (;;) {
+      const id = crypto.getRandomValues(new Uint32Array(1))[0]! & 0x7fffffff;
+      if (id !== 0 && !this.clients.has(id)) return id;
+    }
+  }
+
+  private attach(stream: HandoffStream, reader: StreamReader, mess: LinkMess, miniHeader: boolean, who: string): void {
+    if (reader.closed) return;
+    const type = mess.channelType;
+    const base = (sessionId: number): RedChannelClientOptions => ({
+      sessionId,
+      channelType: type,
+      channelId: mess.channelId,
+      miniHeader,
+      channelCaps: mess.channelCaps,
+    });
+    if (type === ChannelType.MAIN) {
+      const sessionId = this.nextSessionId();
+      const mcc = new MainChannelClient(stream, base(sessionId), this as MainChannelHost);
+      const client = new RedClient(sessionId, mcc, (id) => this.opts.worker.disconnect(id));
+      this.clients.set(sessionId, client);
+      this.wire(reader, mcc);
+      mcc.onDisconnect((reason) => void this.releaseClient(sessionId, `main channel gone: ${reason}`));
+      log.info(`session ${sessionId}: main channel linked from ${who}`);
+      mcc.start();
+      for (const cb of this.listeners.connect) cb(sessionId);
+      return;
+    }
+    const client = this.clients.get(mess.connectionId);
+    if (!client || client.isDestroyed) {
+      stream.close();
+      return;
+    }
+    if (type === ChannelType.INPUTS) {
+      const icc = new InputsChannelClient(stream, base(client.sessionId), this.opts.inputSink, () =>
+        this.opts.inputSink.getKeyModifiers ? this.opts.inputSink.getKeyModifiers() : 0,
+      );
+      client.addChannel(icc);
+      this.wire(reader, icc);
+      log.info(`session ${client.sessionId}: inputs channel linked from ${who}`);
+      icc.start();
+      return;
+    }
+    // Display and cursor run in the RedWorker: move the connection there so their
+    // traffic never passes through this thread.
+    client.addRemoteChannel(type, mess.channelId);
+    void this.handOff(client, stream, reader, mess, miniHeader, who);
+  }
+
+  private async handOff(
+    client: RedClient,
+    stream: HandoffStream,
+    reader: StreamReader,
+    mess: LinkMess,
+    miniHeader: boolean,
+    who: string,
+  ): Promise<void> {
+    const name = `${channelTypeName(mess.channelType)}:${mess.channelId}`;
+    try {
+      const early = reader.takeLeftover();
+      const late = await stream.detach();
+      const leftover = new Uint8Array(early.byteLength + late.byteLength);
+      leftover.set(early);
+      leftover.set(late, early.byteLength);
+      await this.opts.worker.connect({
+        sessionId: client.sessionId,
+        channelType: mess.channelType,
+        channelId: mess.channelId,
+        miniHeader,
+        commonCaps: mess.commonCaps,
+        channelCaps: mess.channelCaps,
+        offer: stream.offer,
+        leftover,
+      });
+      log.info(`session ${client.sessionId}: ${name} linked from ${who}, running in the RedWorker`);
+    } catch (e) {
+      client.removeRemoteChannel(mess.channelType, mess.channelId);
+      log.error(`session ${client.sessionId}: could not hand ${name} to the RedWorker: ${(e as Error).message}`);
+      stream.close();
+    }
+  }
+
+  private wire(reader: StreamReader, rcc: MainChannelClient | InputsChannelClient): void {
+    reader.onClose((reason) => rcc.peerClosed(reason));
+    reader.redirect((bytes) => rcc.receive(bytes));
+  }
+
+  /** Main dispatcher: a worker channel client went away. */
+  channelClientDisconnected(sessionId: number, channelType: number, channelId: number, reason: string): void {
+    const client = this.clients.get(sessionId);
+    client?.removeRemoteChannel(channelType, channelId);
+    log.debug(`session ${sessionId}: ${channelTypeName(channelType)}:${channelId} left the RedWorker (${reason})`);
+  }
+
+  private async releaseClient(sessionId: number, reason: string): Promise<void> {
+    const client = this.clients.get(sessionId);
+    if (!client) return;
+    // Scheduled, as spice-server does, even though the main channel runs here too.
+    await Promise.resolve();
+    await client.destroy(reason);
+    this.clients.delete(sessionId);
+    for (const cb of this.listeners.disconnect) cb(sessionId);
+  }
+
+  /** Disconnects every client. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.clients.keys()].map((id) => this.releaseClient(id, 'server stopping')));
+  }
+}

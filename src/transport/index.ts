@@ -1,0 +1,11 @@
+/** The page side of the relay transport: usable in a window, a Web Worker, or Node with `ws`. */
+export { RelayHost, type RelayHostOptions } from './relay-host.ts';
+export { RelayStream, RelayError } from './relay-stream.ts';
+export {
+  DEFAULT_SESSION,
+  RelayCloseCode,
+  SESSION_NAME_RE,
+  type ClientTransport,
+  type StreamOffer,
+} from './relay-protocol.ts';
+export type { WebSocketConstructor, WebSocketLike } from './websocket-like.ts';

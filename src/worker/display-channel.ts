@@ -1,0 +1,165 @@
+/**
+ * DisplayChannel and DisplayChannelClient (spice-server display-channel.cpp,
+ * dcc.cpp), run inside a RedWorker. The channel keeps a mirror of the primary
+ * surface, so a client that connects later first gets the whole picture, and
+ * sends every drawable to every connected client.
+ */
+import { MsgDisplay, MsgcDisplay, SurfaceFlags, SurfaceFormat } from '../protocol/constants.ts';
+import {
+  decodeDisplayInit,
+  encodeDrawCopyBitmap,
+  encodeSurfaceCreate,
+  encodeSurfaceDestroy,
+} from '../protocol/display-messages.ts';
+import { ProtocolError } from '../protocol/wire.ts';
+import type { ByteStream } from '../server/byte-stream.ts';
+import { RedChannelClient, type RedChannelClientOptions } from '../server/red-channel-client.ts';
+import { createLogger } from '../util/logger.ts';
+
+const log = createLogger('display-channel');
+
+/** spice-server's ACK window for display channels. */
+const DISPLAY_ACK_WINDOW = 20;
+/** Queued draws past which a slow client's backlog collapses into one full redraw. */
+const MAX_QUEUED_DRAWS = 64;
+
+export interface PrimarySurface {
+  width: number;
+  height: number;
+  /** B,G,R,x bytes, rows top to bottom, stride = 4·width. */
+  pixels: Uint8Array;
+}
+
+/** Copies a rectangle out of a packed 32-bit surface. */
+export function cropSurface(s: PrimarySurface, left: number, top: number, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height * 4);
+  const stride = s.width * 4;
+  for (let y = 0; y < height; y++) {
+    const from = (top + y) * stride + left * 4;
+    out.set(s.pixels.subarray(from, from + width * 4), y * width * 4);
+  }
+  return out;
+}
+
+export class DisplayChannel {
+  readonly clients = new Set<DisplayChannelClient>();
+  private surface: PrimarySurface | null = null;
+  private imageId = 0;
+  drawablesProcessed = 0;
+
+  get primary(): PrimarySurface | null {
+    return this.surface;
+  }
+
+  /** Image ids stay below 2^31 (spice-html5 reads 64-bit ids as hi | lo). */
+  nextImageId(): number {
+    this.imageId = (this.imageId + 1) & 0x7fffffff || 1;
+    return this.imageId;
+  }
+
+  createPrimary(width: number, height: number): void {
+    if (this.surface && (this.surface.width !== width || this.surface.height !== height)) {
+      for (const c of this.clients) c.sendSurfaceDestroy();
+    }
+    this.surface = { width, height, pixels: new Uint8Array(width * height * 4) };
+    for (const c of this.clients) c.sendPrimary();
+  }
+
+  destroyPrimary(): void {
+    if (!this.surface) return;
+    for (const c of this.clients) c.sendSurfaceDestroy();
+    this.surface = null;
+  }
+
+  /**
+   * Applies a copy of packed B,G,R,x pixels to the mirror at (left, top) and
+   * sends it to every client. Parts outside the surface are clipped.
+   */
+  drawCopy(left: number, top: number, width: number, height: number, pixels: Uint8Array): void {
+    const s = this.surface;
+    if (!s) throw new Error('draw before a primary surface exists');
+    const x0 = Math.max(0, left);
+    const y0 = Math.max(0, top);
+    const x1 = Math.min(s.width, left + width);
+    const y1 = Math.min(s.height, top + height);
+    if (x1 <= x0 || y1 <= y0) return;
+    const stride = s.width * 4;
+    for (let y = y0; y < y1; y++) {
+      const from = ((y - top) * width + (x0 - left)) * 4;
+      s.pixels.set(pixels.subarray(from, from + (x1 - x0) * 4), y * stride + x0 * 4);
+    }
+    this.drawablesProcessed++;
+    if (this.clients.size === 0) return;
+    const clipped = x0 === left && y0 === top && x1 - x0 === width && y1 - y0 === height;
+    const data = clipped ? pixels : cropSurface(s, x0, y0, x1 - x0, y1 - y0);
+    const body = encodeDrawCopyBitmap(0, x0, y0, { id: this.nextImageId(), width: x1 - x0, height: y1 - y0, pixels: data });
+    for (const c of this.clients) c.sendDraw(body);
+  }
+
+  /** A full-surface DRAW_COPY body (for new clients and collapsed backlogs). */
+  fullDraw(): Uint8Array | null {
+    const s = this.surface;
+    if (!s) return null;
+    return encodeDrawCopyBitmap(0, 0, 0, { id: this.nextImageId(), width: s.width, height: s.height, pixels: s.pixels.slice() });
+  }
+}
+
+export class DisplayChannelClient extends RedChannelClient {
+  constructor(
+    stream: ByteStream,
+    opts: RedChannelClientOptions,
+    private readonly channel: DisplayChannel,
+  ) {
+    super(stream, { ...opts, ackWindow: DISPLAY_ACK_WINDOW, maxMessageSize: 64 * 1024 });
+  }
+
+  protected onStart(): void {
+    // Neither client needs us to wait for DISPLAY_INIT.
+    if (this.channel.primary) this.sendPrimary();
+  }
+
+  /** SURFACE_CREATE, one draw holding the whole picture (spicy-screenshot saves it), MARK. */
+  sendPrimary(): void {
+    const s = this.channel.primary;
+    if (!s) return;
+    this.send(
+      MsgDisplay.SURFACE_CREATE,
+      encodeSurfaceCreate({ surfaceId: 0, width: s.width, height: s.height, format: SurfaceFormat.XRGB32, flags: SurfaceFlags.PRIMARY }),
+    );
+    const full = this.channel.fullDraw();
+    if (full) this.send(MsgDisplay.DRAW_COPY, full);
+    this.send(MsgDisplay.MARK, new Uint8Array(0));
+  }
+
+  sendSurfaceDestroy(): void {
+    this.send(MsgDisplay.SURFACE_DESTROY, encodeSurfaceDestroy(0));
+  }
+
+  sendDraw(body: Uint8Array): void {
+    this.send(MsgDisplay.DRAW_COPY, body);
+  }
+
+  protected override onQueueGrew(): void {
+    if (this.queuedMessages <= MAX_QUEUED_DRAWS) return;
+    // A client that falls behind gets one full redraw instead of every step: memory stays bounded.
+    const dropped = this.dropQueued((type) => type === MsgDisplay.DRAW_COPY);
+    const full = this.channel.fullDraw();
+    if (full) this.send(MsgDisplay.DRAW_COPY, full);
+    log.debug(`session ${this.sessionId}: slow client, ${dropped} queued draws merged into one full redraw`);
+  }
+
+  protected handleMessage(type: number, body: Uint8Array): void {
+    switch (type) {
+      case MsgcDisplay.INIT:
+        decodeDisplayInit(body); // validated; no image cache or GLZ dictionary is used yet
+        break;
+      case MsgcDisplay.STREAM_REPORT:
+      case MsgcDisplay.PREFERRED_COMPRESSION:
+      case MsgcDisplay.GL_DRAW_DONE:
+      case MsgcDisplay.PREFERRED_VIDEO_CODEC_TYPE:
+        break; // accepted; nothing uses them yet
+      default:
+        throw new ProtocolError(`display channel: unknown message type ${type}`);
+    }
+  }
+}

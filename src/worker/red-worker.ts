@@ -1,0 +1,177 @@
+/**
+ * RedWorker: the Web Worker that runs one QXL device's display and cursor
+ * channels (spice-server red-worker.cpp). It consumes the device's command and
+ * cursor rings, keeps the primary surface, writes display traffic to its client
+ * connections directly (its own relay sockets), and returns resources through
+ * the release ring. The main thread drives it through the worker dispatcher.
+ */
+import * as Comlink from 'comlink';
+import { ChannelType, channelTypeName } from '../protocol/constants.ts';
+import type { ChannelConnectRequest, MainDispatcherApi, RedWorkerApi, RedWorkerStats } from '../server/dispatcher.ts';
+import { RedChannelClient } from '../server/red-channel-client.ts';
+import { RelayStream } from '../transport/relay-stream.ts';
+import { createLogger } from '../util/logger.ts';
+import { QxlDevice } from '../qxl/qxl-device.ts';
+import { QxlConsumer } from '../qxl/qxl-consumer.ts';
+import { QxlCmdType, QxlCursorCmdType } from '../qxl/qxl-layout.ts';
+import { CursorChannel, CursorChannelClient } from './cursor-channel.ts';
+import { DisplayChannel, DisplayChannelClient } from './display-channel.ts';
+import { packCopyImage } from './drawable-image.ts';
+
+const log = createLogger('red-worker');
+
+export class RedWorker implements RedWorkerApi {
+  readonly display = new DisplayChannel();
+  readonly cursor = new CursorChannel();
+  private consumer: QxlConsumer | null = null;
+  private main: MainDispatcherApi | null = null;
+  private running = false;
+  private readonly sessions = new Map<number, Set<RedChannelClient>>();
+
+  async init(memory: WebAssembly.Memory, main: MainDispatcherApi): Promise<void> {
+    const device = await QxlDevice.attach(memory);
+    this.consumer = new QxlConsumer(device);
+    this.main = main;
+    this.running = true;
+    void this.loop();
+    log.info('RedWorker started');
+  }
+
+  private async loop(): Promise<void> {
+    const consumer = this.consumer!;
+    while (this.running) {
+      this.processRings(consumer);
+      await consumer.waitForWork();
+    }
+  }
+
+  /** Drains both rings; a malformed command is logged and released, never fatal. */
+  processRings(consumer: QxlConsumer): void {
+    for (let cmd = consumer.nextCommand(); cmd; cmd = consumer.nextCommand()) {
+      if (cmd.type !== QxlCmdType.DRAW) {
+        log.warn(`command type ${cmd.type} at 0x${cmd.addr.toString(16)} not supported; skipped`);
+        continue;
+      }
+      let releaseId: number | bigint | null = null;
+      try {
+        const d = consumer.readDrawable(cmd.addr);
+        releaseId = d.releaseId;
+        if (!d.copy) throw new Error(`drawable type ${d.type} not supported (expected COPY)`);
+        const img = packCopyImage(d.copy);
+        this.display.drawCopy(d.bbox.left, d.bbox.top, img.width, img.height, img.pixels);
+      } catch (e) {
+        log.warn(`bad drawable at 0x${cmd.addr.toString(16)}: ${(e as Error).message}`);
+      } finally {
+        if (releaseId !== null) consumer.release(releaseId);
+      }
+    }
+    for (let cmd = consumer.nextCursorCommand(); cmd; cmd = consumer.nextCursorCommand()) {
+      let releaseId: number | bigint | null = null;
+      try {
+        const c = consumer.readCursorCommand(cmd.addr);
+        releaseId = c.releaseId;
+        if (c.type === QxlCursorCmdType.SET && c.shape) {
+          const s = c.shape;
+          this.cursor.set(c.position.x, c.position.y, c.visible, {
+            unique: this.cursor.commandsProcessed + 1,
+            type: s.type,
+            width: s.width,
+            height: s.height,
+            hotX: s.hotX,
+            hotY: s.hotY,
+            data: s.data.slice(),
+          });
+        } else if (c.type === QxlCursorCmdType.MOVE) this.cursor.move(c.position.x, c.position.y);
+        else if (c.type === QxlCursorCmdType.HIDE) this.cursor.hide();
+      } catch (e) {
+        log.warn(`bad cursor command at 0x${cmd.addr.toString(16)}: ${(e as Error).message}`);
+      } finally {
+        if (releaseId !== null) consumer.release(releaseId);
+      }
+    }
+  }
+
+  async createPrimary(width: number, height: number): Promise<void> {
+    if (this.consumer) this.processRings(this.consumer); // draws queued for the old surface go first
+    this.display.createPrimary(width, height);
+    log.info(`primary surface ${width}x${height}`);
+  }
+
+  async destroyPrimary(): Promise<void> {
+    this.display.destroyPrimary();
+  }
+
+  /** ClientCbs.connect: attach to the client connection and start the channel. */
+  async connectChannel(req: ChannelConnectRequest): Promise<void> {
+    const stream = await RelayStream.attach(req.offer);
+    const opts = {
+      sessionId: req.sessionId,
+      channelType: req.channelType,
+      channelId: req.channelId,
+      miniHeader: req.miniHeader,
+      channelCaps: req.channelCaps,
+    };
+    let rcc: DisplayChannelClient | CursorChannelClient;
+    if (req.channelType === ChannelType.DISPLAY) {
+      const dcc = new DisplayChannelClient(stream, opts, this.display);
+      this.display.clients.add(dcc);
+      dcc.onDisconnect(() => this.display.clients.delete(dcc));
+      rcc = dcc;
+    } else if (req.channelType === ChannelType.CURSOR) {
+      const ccc = new CursorChannelClient(stream, opts, this.cursor);
+      this.cursor.clients.add(ccc);
+      ccc.onDisconnect(() => this.cursor.clients.delete(ccc));
+      rcc = ccc;
+    } else {
+      stream.close();
+      throw new Error(`RedWorker runs display and cursor channels, not ${channelTypeName(req.channelType)}`);
+    }
+    let set = this.sessions.get(req.sessionId);
+    if (!set) this.sessions.set(req.sessionId, (set = new Set()));
+    set.add(rcc);
+    rcc.onDisconnect((reason) => {
+      const s = this.sessions.get(req.sessionId);
+      s?.delete(rcc);
+      if (s && s.size === 0) this.sessions.delete(req.sessionId);
+      this.main?.channelClientDisconnected(req.sessionId, req.channelType, req.channelId, reason);
+    });
+    stream.onClose((reason) => rcc.peerClosed(reason));
+    stream.onData((bytes) => rcc.receive(bytes));
+    rcc.start();
+    if (req.leftover.byteLength) rcc.receive(req.leftover);
+  }
+
+  /** ClientCbs.disconnect: returns once every channel of the session is gone. */
+  async disconnectClient(sessionId: number): Promise<void> {
+    const set = this.sessions.get(sessionId);
+    if (!set) return;
+    for (const rcc of [...set]) rcc.disconnect('client disconnected (main channel gone)');
+    this.sessions.delete(sessionId);
+  }
+
+  async stats(): Promise<RedWorkerStats> {
+    const p = this.display.primary;
+    return {
+      displayClients: this.display.clients.size,
+      cursorClients: this.cursor.clients.size,
+      sessions: this.sessions.size,
+      primary: p ? { width: p.width, height: p.height } : null,
+      drawablesProcessed: this.display.drawablesProcessed,
+      cursorCommandsProcessed: this.cursor.commandsProcessed,
+    };
+  }
+
+  async snapshot(): Promise<{ width: number; height: number; pixels: Uint8Array } | null> {
+    const p = this.display.primary;
+    return p ? { width: p.width, height: p.height, pixels: p.pixels.slice() } : null;
+  }
+
+  async shutdown(): Promise<void> {
+    this.running = false;
+    for (const id of [...this.sessions.keys()]) await this.disconnectClient(id);
+  }
+}
+
+// Only expose when running as a worker (this module is also imported by tests).
+const scope = globalThis as { WorkerGlobalScope?: unknown };
+if (typeof scope.WorkerGlobalScope !== 'undefined') Comlink.expose(new RedWorker());

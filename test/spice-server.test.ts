@@ -1,0 +1,247 @@
+import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ChannelType, LinkError, MsgInputs, MsgMain, MsgcInputs, MsgcMain } from '../src/protocol/constants.ts';
+import { decodeMiniHeader, encodeMiniHeader } from '../src/protocol/data-header.ts';
+import { encodeLinkHeader, encodeLinkMess, decodeLinkReply } from '../src/protocol/link.ts';
+import { WireReader } from '../src/protocol/wire.ts';
+import { ByteQueue } from '../src/server/byte-stream.ts';
+import type { ChannelConnectRequest } from '../src/server/dispatcher.ts';
+import { RecordingInputSink } from '../src/server/input-sink.ts';
+import { SpiceServer, type HandoffStream } from '../src/server/spice-server.ts';
+import type { StreamOffer } from '../src/transport/relay-stream.ts';
+import { setLogLevel } from '../src/util/logger.ts';
+
+setLogLevel('silent');
+
+/** The server's end of an in-memory connection; the test plays the client. */
+class MemoryStream implements HandoffStream {
+  readonly toClient = new ByteQueue();
+  private dataCb: ((b: Uint8Array) => void) | null = null;
+  private closeCb: ((r: string) => void) | null = null;
+  private pending: Uint8Array[] = [];
+  closed = false;
+  bufferedAmount = 0;
+  readonly offer: StreamOffer;
+  private waiters: Array<() => void> = [];
+
+  constructor(id: number) {
+    this.offer = { stream: String(id), token: 't', transport: 'tcp', remote: '127.0.0.1:1', relayUrl: 'ws://x', session: 'default' };
+  }
+  send(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.toClient.push(bytes.slice());
+    for (const w of this.waiters.splice(0)) w();
+  }
+  onData(cb: (b: Uint8Array) => void): void {
+    this.dataCb = cb;
+    for (const p of this.pending.splice(0)) cb(p);
+  }
+  onClose(cb: (r: string) => void): void {
+    this.closeCb = cb;
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w();
+  }
+  async detach(): Promise<Uint8Array> {
+    return new Uint8Array(0);
+  }
+  /** Client → server bytes. */
+  clientSend(bytes: Uint8Array): void {
+    if (this.dataCb) this.dataCb(bytes);
+    else this.pending.push(bytes);
+  }
+  clientClose(): void {
+    this.closed = true;
+    this.closeCb?.('client went away');
+  }
+  /** Reads exactly n bytes the server sent (waits up to 2 s). */
+  async read(n: number): Promise<Uint8Array> {
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      const got = this.toClient.take(n);
+      if (got) return got;
+      if (this.closed || Date.now() > deadline) throw new Error(`expected ${n} bytes, have ${this.toClient.length}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+  async readMessage(): Promise<{ type: number; body: Uint8Array }> {
+    const h = decodeMiniHeader(await this.read(6));
+    return { type: h.type, body: await this.read(h.size) };
+  }
+}
+
+function ticketFor(spki: Uint8Array, password: string): Uint8Array {
+  const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  return new Uint8Array(publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from(password + '\0')));
+}
+
+const u32 = (v: number): Uint8Array => new Uint8Array(new Uint32Array([v]).buffer);
+
+async function link(
+  s: MemoryStream,
+  type: number,
+  connectionId: number,
+  password = '',
+): Promise<number> {
+  const mess = encodeLinkMess({ connectionId, channelType: type, channelId: 0, commonCaps: [0x9], channelCaps: [] });
+  s.clientSend(encodeLinkHeader(mess.byteLength));
+  s.clientSend(mess);
+  const header = new WireReader(await s.read(16));
+  header.u32();
+  header.u32();
+  header.u32();
+  const reply = decodeLinkReply(await s.read(header.u32()));
+  if (reply.error !== 0) return reply.error;
+  expect(reply.commonCaps).toEqual([0xb]);
+  s.clientSend(u32(1));
+  s.clientSend(ticketFor(reply.pubKey, password));
+  return new DataView((await s.read(4)).buffer).getUint32(0, true);
+}
+
+function makeServer(password: string | null = null) {
+  const connects: ChannelConnectRequest[] = [];
+  const disconnects: number[] = [];
+  const sink = new RecordingInputSink();
+  const server = SpiceServer.create({
+    password,
+    inputSink: sink,
+    absoluteMouse: true,
+    worker: {
+      connect: async (req) => void connects.push(req),
+      disconnect: async (id) => void disconnects.push(id),
+    },
+  });
+  return { server, sink, connects, disconnects };
+}
+
+let nextId = 1;
+const stream = (): MemoryStream => new MemoryStream(nextId++);
+
+describe('SpiceServer', () => {
+  it('links main, answers INIT / ATTACH_CHANNELS / mouse mode, and releases the client on close', async () => {
+    const { server: sp, connects, disconnects } = makeServer();
+    const server = await sp;
+    const main = stream();
+    server.accept(main);
+    expect(await link(main, ChannelType.MAIN, 0)).toBe(LinkError.OK);
+    const init = await main.readMessage();
+    expect(init.type).toBe(MsgMain.INIT);
+    const sessionId = new WireReader(init.body).u32();
+    expect(sessionId).toBeGreaterThan(0);
+    expect(sessionId).toBeLessThan(2 ** 31);
+    expect((await main.readMessage()).type).toBe(4); // PING
+    main.clientSend(encodeMiniHeader(MsgcMain.ATTACH_CHANNELS, 0));
+    const list = await main.readMessage();
+    expect(list.type).toBe(MsgMain.CHANNELS_LIST);
+    expect(Buffer.from(list.body).toString('hex')).toBe('03000000020003000400');
+    // Asking for the mode already current sends nothing; asking for SERVER switches.
+    main.clientSend(new Uint8Array([...encodeMiniHeader(MsgcMain.MOUSE_MODE_REQUEST, 2), 2, 0]));
+    main.clientSend(new Uint8Array([...encodeMiniHeader(MsgcMain.MOUSE_MODE_REQUEST, 2), 1, 0]));
+    let m = await main.readMessage();
+    while (m.type === MsgMain.MULTI_MEDIA_TIME) m = await main.readMessage();
+    expect(m.type).toBe(MsgMain.MOUSE_MODE);
+    expect(Buffer.from(m.body).toString('hex')).toBe('03000100');
+
+    // Display goes to the worker with its connection details.
+    const display = stream();
+    server.accept(display);
+    expect(await link(display, ChannelType.DISPLAY, sessionId)).toBe(LinkError.OK);
+    await expect.poll(() => connects.length).toBe(1);
+    expect(connects[0]).toMatchObject({ sessionId, channelType: 2, channelId: 0, miniHeader: true });
+    expect(server.stats()).toMatchObject({ clients: 1, remoteChannels: 1 });
+
+    main.clientClose();
+    await expect.poll(() => server.stats().clients).toBe(0);
+    expect(disconnects).toEqual([sessionId]);
+    expect(server.stats()).toMatchObject({ clients: 0, inputsChannels: 0, remoteChannels: 0, linksInProgress: 0 });
+  });
+
+  it('inputs: every client message reaches the sink, MOTION_ACK every 4, bad message closes only inputs', async () => {
+    const { server: sp, sink } = makeServer();
+    const server = await sp;
+    const main = stream();
+    server.accept(main);
+    await link(main, ChannelType.MAIN, 0);
+    const sessionId = new WireReader((await main.readMessage()).body).u32();
+    const inputs = stream();
+    server.accept(inputs);
+    expect(await link(inputs, ChannelType.INPUTS, sessionId)).toBe(LinkError.OK);
+    expect((await inputs.readMessage()).type).toBe(MsgInputs.INIT);
+    const msg = (type: number, body: number[]): Uint8Array => new Uint8Array([...encodeMiniHeader(type, body.length), ...body]);
+    inputs.clientSend(msg(MsgcInputs.KEY_DOWN, [0xe0, 0x4b, 0xdf, 0]));
+    inputs.clientSend(msg(MsgcInputs.KEY_UP, [0x9e, 0, 0, 0]));
+    inputs.clientSend(msg(MsgcInputs.KEY_SCANCODE, [0x1e, 0x9e]));
+    inputs.clientSend(msg(MsgcInputs.KEY_MODIFIERS, [4, 0]));
+    for (let i = 0; i < 4; i++) inputs.clientSend(msg(MsgcInputs.MOUSE_POSITION, [i, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0]));
+    inputs.clientSend(msg(MsgcInputs.MOUSE_MOTION, [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0]));
+    inputs.clientSend(msg(MsgcInputs.MOUSE_PRESS, [3, 4, 0]));
+    inputs.clientSend(msg(MsgcInputs.MOUSE_RELEASE, [3, 0, 0]));
+    expect((await inputs.readMessage()).type).toBe(MsgInputs.MOUSE_MOTION_ACK);
+    expect(sink.events).toEqual([
+      { kind: 'keyDown', scancode: [0xe0, 0x4b] },
+      { kind: 'keyUp', scancode: [0x9e] },
+      { kind: 'keyDown', scancode: [0x1e] },
+      { kind: 'keyUp', scancode: [0x9e] },
+      { kind: 'modifiers', modifiers: 4 },
+      { kind: 'position', x: 0, y: 2, buttons: 1, displayId: 0 },
+      { kind: 'position', x: 1, y: 2, buttons: 1, displayId: 0 },
+      { kind: 'position', x: 2, y: 2, buttons: 1, displayId: 0 },
+      { kind: 'position', x: 3, y: 2, buttons: 1, displayId: 0 },
+      { kind: 'motion', dx: 1, dy: -1, buttons: 0 },
+      { kind: 'press', button: 3, buttons: 4 },
+      { kind: 'release', button: 3, buttons: 0 },
+    ]);
+    expect(server.stats().inputsChannels).toBe(1);
+    // A truncated KEY_DOWN closes the inputs connection only.
+    inputs.clientSend(msg(MsgcInputs.KEY_DOWN, [0x1e]));
+    await expect.poll(() => inputs.closed).toBe(true);
+    expect(server.stats()).toMatchObject({ clients: 1, inputsChannels: 0 });
+    // A message claiming a huge size is refused without buffering it.
+    main.clientSend(encodeMiniHeader(MsgcMain.AGENT_DATA, 0x7fffffff));
+    await expect.poll(() => main.closed).toBe(true);
+    await expect.poll(() => server.stats().clients).toBe(0);
+  });
+
+  it('password: right passes, wrong gets PERMISSION_DENIED, unknown session BAD_CONNECTION_ID', async () => {
+    const server = await makeServer('s3cret').server;
+    const ok = stream();
+    server.accept(ok);
+    expect(await link(ok, ChannelType.MAIN, 0, 's3cret')).toBe(LinkError.OK);
+    const bad = stream();
+    server.accept(bad);
+    expect(await link(bad, ChannelType.MAIN, 0, 'nope')).toBe(LinkError.PERMISSION_DENIED);
+    const orphan = stream();
+    server.accept(orphan);
+    expect(await link(orphan, ChannelType.INPUTS, 12345, 's3cret')).toBe(LinkError.BAD_CONNECTION_ID);
+    const unknown = stream();
+    server.accept(unknown);
+    expect(await link(unknown, 9, 0)).toBe(LinkError.CHANNEL_NOT_AVAILABLE);
+    await expect.poll(() => server.stats().linkFailures).toBe(3);
+    expect(server.stats()).toMatchObject({ clients: 1, linksInProgress: 0 });
+  });
+
+  it('malformed links close that connection with the right code', async () => {
+    const server = await makeServer().server;
+    const badMagic = stream();
+    server.accept(badMagic);
+    badMagic.clientSend(new Uint8Array([0x58, 0x58, 0x58, 0x58, 2, 0, 0, 0, 2, 0, 0, 0, 26, 0, 0, 0]));
+    const reply = await badMagic.read(194);
+    expect(new DataView(reply.buffer).getUint32(16, true)).toBe(LinkError.INVALID_MAGIC);
+    const huge = stream();
+    server.accept(huge);
+    huge.clientSend(encodeLinkHeader(0x7fffffff));
+    expect(new DataView((await huge.read(194)).buffer).getUint32(16, true)).toBe(LinkError.INVALID_DATA);
+    const truncated = stream();
+    server.accept(truncated);
+    truncated.clientSend(encodeLinkHeader(26).subarray(0, 10));
+    truncated.clientClose();
+    await expect.poll(() => server.stats().linkFailures).toBe(3);
+    await expect.poll(() => badMagic.closed && huge.closed).toBe(true);
+    expect(server.stats()).toMatchObject({ clients: 0, linksInProgress: 0 });
+  });
+});
