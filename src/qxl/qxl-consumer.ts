@@ -28,6 +28,7 @@ import {
   QXLImage,
   QXLImageDescriptor,
   QXLQMask,
+  QXLReleaseInfo,
   QXLRect,
   QxlCursorCmdType,
   QxlDrawType,
@@ -148,7 +149,8 @@ const PENDING_RELEASE_WARN = 4096;
 /** Reads commands and resources from a QXL device and releases them. */
 export class QxlConsumer {
   readonly device: QxlDevice;
-  private readonly pendingReleases: number[] = [];
+  /** Releases not yet in the ring; addr -1 when the resource cannot carry a chain link. */
+  private readonly pendingReleases: { id: number; addr: number }[] = [];
   private readonly cmdOut = DEVICE_HEADER_OFFSET + DeviceHeader.CMD_POP_OUT;
   private readonly cursorOut = DEVICE_HEADER_OFFSET + DeviceHeader.CURSOR_POP_OUT;
   private readonly cmdWaiter: WordWaiter;
@@ -231,14 +233,21 @@ export class QxlConsumer {
   }
 
   /**
-   * Hands a resource back to the producer. If the release ring is full the
-   * id is kept and flushed on the next release or {@link waitForWork}.
+   * Hands a resource back to the producer. Pass the resource's address (the
+   * `addr` of a parsed drawable or cursor command) when known: releases are
+   * then chained through QXLReleaseInfo.next as in QXL, so one release-ring
+   * slot carries any number of them. If the ring is full, releases are kept
+   * and flushed on the next release or {@link waitForWork}.
    */
-  release(releaseId: number): void {
-    if (!Number.isSafeInteger(releaseId) || releaseId < 0) {
-      throw new RangeError(`release: expected a non-negative integer release id, got ${releaseId}`);
+  release(releaseId: number, addr?: number): void {
+    if (!Number.isSafeInteger(releaseId) || releaseId <= 0) {
+      throw new RangeError(`release: expected a positive integer release id, got ${releaseId}`);
     }
-    this.pendingReleases.push(releaseId);
+    // Chain only through a release_info that still holds this id: anything else
+    // means we were handed the wrong address, and writing there would corrupt it.
+    const chainable =
+      addr !== undefined && this.device.inArena(addr, QXLReleaseInfo.SIZE) && this.u64(addr + QXLReleaseInfo.ID) === releaseId;
+    this.pendingReleases.push({ id: releaseId, addr: chainable ? addr : -1 });
     this.flushReleases();
     if (this.pendingReleases.length > PENDING_RELEASE_WARN && !this.warnedPending) {
       this.warnedPending = true;
@@ -248,15 +257,28 @@ export class QxlConsumer {
 
   /** Pushes pending releases while the ring has room; returns how many are still pending. */
   flushReleases(): number {
-    const { wasm, releaseRing } = this.device;
+    const { wasm, releaseRing, view } = this.device;
+    const pending = this.pendingReleases;
     let i = 0;
-    for (; i < this.pendingReleases.length; i++) {
-      const id = this.pendingReleases[i]!;
-      if (wasm.releaseRingPush(releaseRing, id >>> 0, Math.floor(id / 2 ** 32) >>> 0) === 0) break;
+    while (i < pending.length && wasm.ringIsFull(releaseRing) === 0) {
+      // The longest run of chainable releases goes in one slot: each one's
+      // release_info becomes `next` (the following id, 0 at the end).
+      let end = i + 1;
+      if (pending[i]!.addr >= 0) while (end < pending.length && pending[end]!.addr >= 0) end++;
+      for (let k = i; k < end; k++) {
+        const at = pending[k]!.addr;
+        if (at < 0) continue;
+        const next = k + 1 < end ? pending[k + 1]!.id : 0;
+        view.setUint32(at + QXLReleaseInfo.NEXT, next >>> 0, true);
+        view.setUint32(at + QXLReleaseInfo.NEXT + 4, Math.floor(next / 2 ** 32) >>> 0, true);
+      }
+      const head = pending[i]!.id;
+      if (wasm.releaseRingPush(releaseRing, head >>> 0, Math.floor(head / 2 ** 32) >>> 0) === 0) break;
+      i = end;
     }
-    if (i > 0) this.pendingReleases.splice(0, i);
-    if (this.pendingReleases.length === 0) this.warnedPending = false;
-    return this.pendingReleases.length;
+    if (i > 0) pending.splice(0, i);
+    if (pending.length === 0) this.warnedPending = false;
+    return pending.length;
   }
 
   /** Parses the QXLDrawable at physical address `addr` (validated). */

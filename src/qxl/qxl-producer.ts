@@ -32,6 +32,7 @@ import {
   QXLImage,
   QXLImageDescriptor,
   QXLRect,
+  QXLReleaseInfo,
   QxlCmdType,
   QxlCursorCmdType,
   QxlDrawType,
@@ -138,23 +139,35 @@ export class QxlProducer {
   }
 
   /**
-   * Takes every release id off the release ring and frees its resources.
-   * Returns how many were freed. Called before each allocation.
+   * Takes every release off the release ring and frees the resources. Each
+   * ring item is the head of a chain linked through QXLReleaseInfo.next (the
+   * consumer overwrites the id with the next id; 0, or the id itself when
+   * untouched, ends it). Returns how many resources were freed. Called before
+   * each allocation.
    */
   reclaim(): number {
     const { wasm, view } = this.device;
     let n = 0;
     while (wasm.releaseRingPop(this.device.releaseRing, this.releaseOut) !== 0) {
-      const lo = view.getUint32(this.releaseOut, true);
-      const hi = view.getUint32(this.releaseOut + 4, true);
-      const block = hi === 0 ? this.live.get(lo) : undefined;
-      if (!block) {
-        log.warn(`release ring: expected the id of a live resource, got ${hi * 2 ** 32 + lo}; ignored`);
-        continue;
+      let lo = view.getUint32(this.releaseOut, true);
+      let hi = view.getUint32(this.releaseOut + 4, true);
+      for (;;) {
+        const id = hi * 2 ** 32 + lo;
+        const block = hi === 0 ? this.live.get(lo) : undefined;
+        if (!block) {
+          log.warn(`release ring: expected the id of a live resource, got ${id}; rest of its chain ignored`);
+          break;
+        }
+        // Read the link before freeing: the block may be reused right away.
+        const nextLo = view.getUint32(block.addr + QXLReleaseInfo.NEXT, true);
+        const nextHi = view.getUint32(block.addr + QXLReleaseInfo.NEXT + 4, true);
+        this.live.delete(lo);
+        this.arena.release(block.addr, block.size);
+        n++;
+        if ((nextLo === 0 && nextHi === 0) || (nextLo === lo && nextHi === hi)) break;
+        lo = nextLo;
+        hi = nextHi;
       }
-      this.live.delete(lo);
-      this.arena.release(block.addr, block.size);
-      n++;
     }
     this.counters.released += n;
     return n;
