@@ -50,6 +50,8 @@ test('spice-html5 shows the test pattern, first frame and later updates, pixel f
     )
     .toBe(0);
   expect(client.logs.filter((l) => l.startsWith('pageerror'))).toEqual([]);
+  // The main channel's NOTIFY greeting is printed by spice-html5.
+  await expect(client.page.locator('#messages')).toContainText('Connected to spice-web-server');
   const s = await hostStats(host);
   expect(s).toMatchObject({ clients: 1, inputs: 1, display: 1, cursor: 1 });
   await client.page.context().close();

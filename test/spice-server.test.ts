@@ -1,79 +1,16 @@
 import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ChannelType, LinkError, MsgInputs, MsgMain, MsgcInputs, MsgcMain } from '../src/protocol/constants.ts';
-import { decodeMiniHeader, encodeMiniHeader } from '../src/protocol/data-header.ts';
+import { encodeMiniHeader } from '../src/protocol/data-header.ts';
+import { MemoryStream } from './helpers/memory-stream.ts';
 import { encodeLinkHeader, encodeLinkMess, decodeLinkReply } from '../src/protocol/link.ts';
 import { WireReader } from '../src/protocol/wire.ts';
-import { ByteQueue } from '../src/server/byte-stream.ts';
 import type { ChannelConnectRequest } from '../src/server/dispatcher.ts';
 import { RecordingInputSink } from '../src/server/input-sink.ts';
 import { SpiceServer, type HandoffStream } from '../src/server/spice-server.ts';
-import type { StreamOffer } from '../src/transport/relay-stream.ts';
 import { setLogLevel } from '../src/util/logger.ts';
 
 setLogLevel('silent');
-
-/** The server's end of an in-memory connection; the test plays the client. */
-class MemoryStream implements HandoffStream {
-  readonly toClient = new ByteQueue();
-  private dataCb: ((b: Uint8Array) => void) | null = null;
-  private closeCb: ((r: string) => void) | null = null;
-  private pending: Uint8Array[] = [];
-  closed = false;
-  bufferedAmount = 0;
-  readonly offer: StreamOffer;
-  private waiters: Array<() => void> = [];
-
-  constructor(id: number) {
-    this.offer = { stream: String(id), token: 't', transport: 'tcp', remote: '127.0.0.1:1', relayUrl: 'ws://x', session: 'default' };
-  }
-  send(bytes: Uint8Array): void {
-    if (this.closed) return;
-    this.toClient.push(bytes.slice());
-    for (const w of this.waiters.splice(0)) w();
-  }
-  onData(cb: (b: Uint8Array) => void): void {
-    this.dataCb = cb;
-    for (const p of this.pending.splice(0)) cb(p);
-  }
-  onClose(cb: (r: string) => void): void {
-    this.closeCb = cb;
-  }
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async detach(): Promise<Uint8Array> {
-    return new Uint8Array(0);
-  }
-  /** Client → server bytes. */
-  clientSend(bytes: Uint8Array): void {
-    if (this.dataCb) this.dataCb(bytes);
-    else this.pending.push(bytes);
-  }
-  clientClose(): void {
-    this.closed = true;
-    this.closeCb?.('client went away');
-  }
-  /** Reads exactly n bytes the server sent (waits up to 2 s). */
-  async read(n: number): Promise<Uint8Array> {
-    const deadline = Date.now() + 2000;
-    for (;;) {
-      const got = this.toClient.take(n);
-      if (got) return got;
-      if (this.closed || Date.now() > deadline) throw new Error(`expected ${n} bytes, have ${this.toClient.length}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  }
-  async readMessage(): Promise<{ type: number; body: Uint8Array }> {
-    const h = decodeMiniHeader(await this.read(6));
-    return { type: h.type, body: await this.read(h.size) };
-  }
-}
 
 function ticketFor(spki: Uint8Array, password: string): Uint8Array {
   const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
@@ -135,6 +72,9 @@ describe('SpiceServer', () => {
     expect(sessionId).toBeGreaterThan(0);
     expect(sessionId).toBeLessThan(2 ** 31);
     expect((await main.readMessage()).type).toBe(4); // PING
+    const notify = await main.readMessage();
+    expect(notify.type).toBe(7);
+    expect(Buffer.from(notify.body.subarray(24)).toString()).toBe('Connected to spice-web-server\0');
     main.clientSend(encodeMiniHeader(MsgcMain.ATTACH_CHANNELS, 0));
     const list = await main.readMessage();
     expect(list.type).toBe(MsgMain.CHANNELS_LIST);
@@ -205,6 +145,20 @@ describe('SpiceServer', () => {
     main.clientSend(encodeMiniHeader(MsgcMain.AGENT_DATA, 0x7fffffff));
     await expect.poll(() => main.closed).toBe(true);
     await expect.poll(() => server.stats().clients).toBe(0);
+  });
+
+  it('stop() tells each client why with DISCONNECTING before closing', async () => {
+    const server = await makeServer().server;
+    const main = stream();
+    server.accept(main);
+    await link(main, ChannelType.MAIN, 0);
+    for (let i = 0; i < 3; i++) await main.readMessage(); // INIT, PING, NOTIFY
+    await server.stop();
+    const m = await main.readMessage();
+    expect(m.type).toBe(6);
+    expect(new DataView(m.body.buffer).getUint32(8, true)).toBe(LinkError.ERROR);
+    expect(main.closed).toBe(true);
+    expect(server.stats().clients).toBe(0);
   });
 
   it('password: right passes, wrong gets PERMISSION_DENIED, unknown session BAD_CONNECTION_ID', async () => {

@@ -14,7 +14,14 @@ import {
   encodeFullHeader,
   encodeMiniHeader,
 } from '../protocol/data-header.ts';
-import { decodeAckSync, decodeClientDisconnecting, decodePong, encodePing, encodeSetAck } from '../protocol/common-messages.ts';
+import {
+  decodeAckSync,
+  decodeClientDisconnecting,
+  decodePong,
+  encodeDisconnecting,
+  encodePing,
+  encodeSetAck,
+} from '../protocol/common-messages.ts';
 import { ProtocolError } from '../protocol/wire.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { ByteQueue, type ByteStream } from './byte-stream.ts';
@@ -236,8 +243,15 @@ export abstract class RedChannelClient {
     this.finish(`client closed the connection${reason ? ` (${reason})` : ''}`, false);
   }
 
-  /** Ends this connection (idempotent), with the reason logged. */
-  disconnect(reason: string): void {
+  /**
+   * Ends this connection (idempotent), with the reason logged. With a link
+   * error code, the client is first told why with DISCONNECTING (skipping the
+   * ACK window: it is the last message).
+   */
+  disconnect(reason: string, announce?: number): void {
+    if (announce !== undefined && !this.disconnected) {
+      this.sendNow(MsgCommon.DISCONNECTING, encodeDisconnecting(BigInt(Date.now()), announce));
+    }
     this.finish(reason, true);
   }
 

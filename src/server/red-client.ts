@@ -53,10 +53,10 @@ export class RedClient {
   }
 
   /** Disconnects every channel of this client and waits for the worker's part. */
-  async destroy(reason: string): Promise<void> {
+  async destroy(reason: string, announce?: number): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const rcc of [...this.channels]) rcc.disconnect(reason);
+    for (const rcc of [...this.channels]) rcc.disconnect(reason, announce);
     this.channels.clear();
     if (this.remoteChannels.length > 0) {
       const names = this.remoteChannels.map((c) => `${channelTypeName(c.channelType)}:${c.channelId}`).join(', ');

@@ -78,6 +78,9 @@ export class SpiceServer implements MainDispatcherApi {
     return new SpiceServer(await generateTicketKey(), opts);
   }
 
+  /** Shown to each client once linked (spice-html5 prints NOTIFY text; spice-gtk logs it). */
+  greeting = 'Connected to spice-web-server';
+
   setPassword(password: string | null): void {
     this.password = password;
   }
@@ -209,6 +212,7 @@ export class SpiceServer implements MainDispatcherApi {
       mcc.onDisconnect((reason) => void this.releaseClient(sessionId, `main channel gone: ${reason}`));
       log.info(`session ${sessionId}: main channel linked from ${who}`);
       mcc.start();
+      mcc.notify(this.greeting);
       for (const cb of this.listeners.connect) cb(sessionId);
       return;
     }
@@ -278,18 +282,18 @@ export class SpiceServer implements MainDispatcherApi {
     log.debug(`session ${sessionId}: ${channelTypeName(channelType)}:${channelId} left the RedWorker (${reason})`);
   }
 
-  private async releaseClient(sessionId: number, reason: string): Promise<void> {
+  private async releaseClient(sessionId: number, reason: string, announce?: number): Promise<void> {
     const client = this.clients.get(sessionId);
     if (!client) return;
     // Scheduled, as spice-server does, even though the main channel runs here too.
     await Promise.resolve();
-    await client.destroy(reason);
+    await client.destroy(reason, announce);
     this.clients.delete(sessionId);
     for (const cb of this.listeners.disconnect) cb(sessionId);
   }
 
-  /** Disconnects every client. */
+  /** Disconnects every client, telling each why (DISCONNECTING). */
   async stop(): Promise<void> {
-    await Promise.all([...this.clients.keys()].map((id) => this.releaseClient(id, 'server stopping')));
+    await Promise.all([...this.clients.keys()].map((id) => this.releaseClient(id, 'server stopping', LinkError.ERROR)));
   }
 }

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { MsgDisplay } from '../src/protocol/constants.ts';
+import { encodeMiniHeader } from '../src/protocol/data-header.ts';
+import { DisplayChannel, DisplayChannelClient } from '../src/worker/display-channel.ts';
+import { RedChannelClient } from '../src/server/red-channel-client.ts';
+import { setLogLevel } from '../src/util/logger.ts';
+import { MemoryStream } from './helpers/memory-stream.ts';
+
+setLogLevel('silent');
+
+class TestChannelClient extends RedChannelClient {
+  received: Array<{ type: number; size: number }> = [];
+  protected onStart(): void {}
+  protected handleMessage(type: number, body: Uint8Array): void {
+    this.received.push({ type, size: body.byteLength });
+  }
+}
+
+const opts = { sessionId: 1, channelType: 2, channelId: 0, miniHeader: true, channelCaps: [] };
+const ack = encodeMiniHeader(2, 0);
+const ackSync = (gen: number): Uint8Array => new Uint8Array([...encodeMiniHeader(1, 4), gen, 0, 0, 0]);
+
+async function drain(s: MemoryStream): Promise<number[]> {
+  const types: number[] = [];
+  while (s.toClient.length > 0) types.push((await s.readMessage()).type);
+  return types;
+}
+
+describe('RedChannelClient', () => {
+  it('ACK window: SET_ACK(gen, 20) first, stops past 2x window, each ACK of the current generation frees a window', async () => {
+    const s = new MemoryStream(1);
+    const rcc = new TestChannelClient(s, { ...opts, ackWindow: 20 });
+    s.onData((b) => rcc.receive(b));
+    rcc.start();
+    const setAck = await s.readMessage();
+    expect(setAck.type).toBe(3);
+    expect(Buffer.from(setAck.body).toString('hex')).toBe('0100000014000000');
+    for (let i = 0; i < 100; i++) rcc.send(200, new Uint8Array([i]));
+    // SET_ACK counts: 1 + 40 messages reach 41 = 2*20 + 1, then the rest wait.
+    expect((await drain(s)).length).toBe(40);
+    expect(rcc.queuedMessages).toBe(60);
+    s.clientSend(ack); // ACK before ACK_SYNC: generation unknown, ignored
+    expect(s.toClient.length).toBe(0);
+    s.clientSend(ackSync(1));
+    s.clientSend(ack);
+    expect((await drain(s)).length).toBe(20);
+    s.clientSend(ack);
+    s.clientSend(ack);
+    expect((await drain(s)).length).toBe(40);
+    expect(rcc.queuedMessages).toBe(0);
+  });
+
+  it('parses messages split and joined arbitrarily, and refuses a header claiming too much', () => {
+    const s = new MemoryStream(2);
+    const rcc = new TestChannelClient(s, { ...opts, maxMessageSize: 100 });
+    s.onData((b) => rcc.receive(b));
+    const two = new Uint8Array([...encodeMiniHeader(150, 3), 1, 2, 3, ...encodeMiniHeader(151, 0)]);
+    for (const byte of two) s.clientSend(new Uint8Array([byte]));
+    expect(rcc.received).toEqual([
+      { type: 150, size: 3 },
+      { type: 151, size: 0 },
+    ]);
+    let reason = '';
+    rcc.onDisconnect((r) => (reason = r));
+    s.clientSend(encodeMiniHeader(152, 101));
+    expect(reason).toBe('bad message from client: message type 152 claims 101 bytes, limit 100');
+    expect(s.closed).toBe(true);
+  });
+});
+
+describe('DisplayChannelClient', () => {
+  it('a new client gets SURFACE_CREATE, one full-surface draw and MARK', async () => {
+    const ch = new DisplayChannel();
+    ch.createPrimary(4, 2);
+    ch.drawCopy(1, 0, 2, 1, new Uint8Array(8).fill(0x7f));
+    const s = new MemoryStream(3);
+    const dcc = new DisplayChannelClient(s, opts, ch);
+    dcc.start();
+    const types = [];
+    let full: Uint8Array | null = null;
+    while (s.toClient.length) {
+      const m = await s.readMessage();
+      types.push(m.type);
+      if (m.type === MsgDisplay.DRAW_COPY) full = m.body;
+    }
+    expect(types).toEqual([3, MsgDisplay.SURFACE_CREATE, MsgDisplay.DRAW_COPY, MsgDisplay.MARK]);
+    // Box covers the surface and the pixels are the mirror's.
+    const v = new DataView(full!.buffer, full!.byteOffset);
+    expect([v.getInt32(4, true), v.getInt32(8, true), v.getInt32(12, true), v.getInt32(16, true)]).toEqual([0, 0, 2, 4]);
+    expect(Array.from(full!.subarray(93, 93 + 16))).toEqual([0, 0, 0, 0, ...new Array(8).fill(0x7f), 0, 0, 0, 0]);
+  });
+
+  it('a client that never ACKs keeps a bounded queue: backlogged draws collapse into one full redraw', async () => {
+    const ch = new DisplayChannel();
+    ch.createPrimary(8, 8);
+    const s = new MemoryStream(4);
+    const dcc = new DisplayChannelClient(s, opts, ch);
+    s.onData((b) => dcc.receive(b));
+    ch.clients.add(dcc);
+    dcc.start();
+    for (let i = 0; i < 5000; i++) ch.drawCopy(i % 8, 0, 1, 1, new Uint8Array([i & 0xff, 0, 0, 0]));
+    expect(dcc.queuedMessages).toBeLessThanOrEqual(65);
+    // Play the client: apply every DRAW_COPY it receives to its own 8x8 surface.
+    const screen = new Uint8Array(8 * 8 * 4);
+    const apply = async (): Promise<void> => {
+      while (s.toClient.length) {
+        const m = await s.readMessage();
+        if (m.type !== MsgDisplay.DRAW_COPY) continue;
+        const v = new DataView(m.body.buffer, m.body.byteOffset);
+        const top = v.getInt32(4, true);
+        const left = v.getInt32(8, true);
+        const w = v.getUint32(67, true);
+        const h = v.getUint32(71, true);
+        for (let y = 0; y < h; y++) screen.set(m.body.subarray(93 + y * w * 4, 93 + (y + 1) * w * 4), ((top + y) * 8 + left) * 4);
+      }
+    };
+    await apply();
+    s.clientSend(ackSync(1));
+    for (let i = 0; i < 10; i++) s.clientSend(ack);
+    await apply();
+    expect(dcc.queuedMessages).toBe(0);
+    expect(screen).toEqual(ch.primary!.pixels);
+  });
+});
