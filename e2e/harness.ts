@@ -172,3 +172,112 @@ export function comparePixels(actual: Uint8Array, expected: Uint8Array, width: n
   }
   return { diff, first };
 }
+
+/** A running Xvfb whose framebuffer we can read (its -fbdir XWD file). */
+export interface Xvfb {
+  display: string;
+  /** The screen as R,G,B bytes. */
+  grab(): Promise<RgbImage>;
+  stop(): Promise<void>;
+}
+
+export async function startXvfb(width = 1600, height = 1200): Promise<Xvfb> {
+  const { spawn } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  const dir = await mkdtemp(join(tmpdir(), 'xvfb-'));
+  // -displayfd lets Xvfb pick a free display number and tell us which.
+  const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-fbdir', dir, '-nolisten', 'tcp'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  const display = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('Xvfb did not report a display within 10 s')), 10_000);
+    (proc.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(`:${out.trim()}`);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`Xvfb exited with ${code}`)));
+  });
+  const file = join(dir, 'Xvfb_screen0');
+  if (!existsSync(file)) throw new Error(`Xvfb did not create ${file}`);
+  return {
+    display,
+    async grab() {
+      return parseXwd(new Uint8Array(await readFile(file)));
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Parses an XWD dump with 32 bits per pixel, LSB-first (what Xvfb writes for depth 24). */
+export function parseXwd(d: Uint8Array): RgbImage {
+  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const be = (o: number): number => v.getUint32(o, false);
+  const headerSize = be(0);
+  const width = be(16);
+  const height = be(20);
+  const byteOrder = be(28);
+  const bpp = be(44);
+  const bytesPerLine = be(48);
+  const ncolors = be(76);
+  if (bpp !== 32 || byteOrder !== 0) throw new Error(`XWD: expected 32 bpp LSB-first, got ${bpp} bpp, byte order ${byteOrder}`);
+  const base = headerSize + ncolors * 12;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = base + y * bytesPerLine + x * 4;
+      const o = (y * width + x) * 3;
+      rgb[o] = d[p + 2]!;
+      rgb[o + 1] = d[p + 1]!;
+      rgb[o + 2] = d[p]!;
+    }
+  }
+  return { width, height, rgb };
+}
+
+/** Finds where `expected` (w×h R,G,B) sits inside `screen`, by its first row. */
+export function locate(screen: RgbImage, expected: Uint8Array, w: number): { x: number; y: number } | null {
+  const probe = expected.subarray(0, w * 3);
+  for (let y = 0; y + 1 < screen.height; y++) {
+    for (let x = 0; x + w <= screen.width; x++) {
+      const o = (y * screen.width + x) * 3;
+      let ok = true;
+      for (let i = 0; i < probe.length && ok; i++) ok = screen.rgb[o + i] === probe[i];
+      if (ok) return { x, y };
+    }
+  }
+  return null;
+}
+
+/** Cuts a w×h region out of an image. */
+export function crop(img: RgbImage, x: number, y: number, w: number, h: number): Uint8Array {
+  const out = new Uint8Array(w * h * 3);
+  for (let r = 0; r < h; r++) out.set(img.rgb.subarray(((y + r) * img.width + x) * 3, ((y + r) * img.width + x + w) * 3), r * w * 3);
+  return out;
+}
+
+/** Bounding box of the pixels that differ (null when none do). */
+export function diffBox(a: Uint8Array, b: Uint8Array, w: number): { left: number; top: number; right: number; bottom: number } | null {
+  let box: { left: number; top: number; right: number; bottom: number } | null = null;
+  for (let i = 0; i < b.length; i += 3) {
+    if (a[i] === b[i] && a[i + 1] === b[i + 1] && a[i + 2] === b[i + 2]) continue;
+    const p = i / 3;
+    const x = p % w;
+    const y = Math.floor(p / w);
+    if (!box) box = { left: x, top: y, right: x + 1, bottom: y + 1 };
+    else {
+      box.left = Math.min(box.left, x);
+      box.top = Math.min(box.top, y);
+      box.right = Math.max(box.right, x + 1);
+      box.bottom = Math.max(box.bottom, y + 1);
+    }
+  }
+  return box;
+}

@@ -3,7 +3,7 @@
 # Chromium drives the page and spice-html5; spice-client-gtk gives the real native clients.
 set -uo pipefail
 
-PACKAGES=(chromium spice-client-gtk xvfb xauth fonts-dejavu-core)
+PACKAGES=(chromium spice-client-gtk virt-viewer xvfb xauth fonts-dejavu-core)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
