@@ -1,46 +1,37 @@
 /** Passwords with both real clients: the right one gets the picture, a wrong one a clear refusal, and the server carries on. */
 import { expect, test } from '@playwright/test';
-import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
-import { expectedFrame, hostStats, openHost, openHtml5, pauseAndSettle, readHtml5Canvas, type HostPage } from './pages.ts';
+import { comparePixels, spicyScreenshot, type Stack } from './harness.ts';
+import { useHostedSession, expectedFrame, hostStats, openHtml5, pauseAndSettle, readHtml5Canvas } from './pages.ts';
 
 const PASSWORD = 'correct horse';
-let stack: Stack;
-let host: HostPage;
-
-test.beforeAll(async ({ browser }) => {
-  stack = await startStack();
-  host = await openHost(browser, stack, `&password=${encodeURIComponent(PASSWORD)}`);
-});
-test.afterAll(async () => {
-  await host?.page.context().close();
-  await stack?.stop();
-});
+const session = useHostedSession(`&password=${encodeURIComponent(PASSWORD)}`);
+const stack = (): Stack => session.stack();
 
 test('spicy-screenshot: wrong password is refused, right password gets the exact picture', async () => {
-  const wrong = await spicyScreenshot(stack.tcpPort, 'not it');
+  const wrong = await spicyScreenshot(stack().tcpPort, 'not it');
   expect(wrong.image).toBeNull();
   expect(wrong.result.code).not.toBe(0);
   // spice-gtk's SpiceChannelEvent 23 is SPICE_CHANNEL_ERROR_AUTH (remote-viewer shows "Authentication failed").
   expect(wrong.result.stderr).toMatch(/main channel event: 23\b/);
-  const none = await spicyScreenshot(stack.tcpPort);
+  const none = await spicyScreenshot(stack().tcpPort);
   expect(none.image).toBeNull();
   expect(none.result.stderr).toMatch(/main channel event: 23\b/);
 
-  const frame = await pauseAndSettle(host);
-  const right = await spicyScreenshot(stack.tcpPort, PASSWORD);
+  const frame = await pauseAndSettle(session.host());
+  const right = await spicyScreenshot(stack().tcpPort, PASSWORD);
   expect(right.image, right.result.stderr).not.toBeNull();
   expect(comparePixels(right.image!.rgb, expectedFrame(frame), 1024).diff).toBe(0);
-  expect(host.logs.join('\n')).toMatch(/link refused .*wrong password/);
+  expect(session.host().logs.join('\n')).toMatch(/link refused .*wrong password/);
 });
 
 test('spice-html5: wrong password shows "Permission denied.", right password gets the exact picture', async ({ browser }) => {
-  const wrong = await openHtml5(browser, stack, 'not it');
+  const wrong = await openHtml5(browser, stack(), 'not it');
   await expect(wrong.page.locator('#messages')).toContainText('Permission denied', { timeout: 15_000 });
   expect(await readHtml5Canvas(wrong)).toBeNull();
   await wrong.page.context().close();
 
-  const frame = await pauseAndSettle(host);
-  const right = await openHtml5(browser, stack, PASSWORD);
+  const frame = await pauseAndSettle(session.host());
+  const right = await openHtml5(browser, stack(), PASSWORD);
   await expect
     .poll(
       async () => {
@@ -51,6 +42,6 @@ test('spice-html5: wrong password shows "Permission denied.", right password get
     )
     .toBe(0);
   await right.page.context().close();
-  await expect.poll(async () => (await hostStats(host)).clients, { timeout: 10_000 }).toBe(0);
-  expect((await hostStats(host)).linking).toBe(0);
+  await expect.poll(async () => (await hostStats(session.host())).clients, { timeout: 10_000 }).toBe(0);
+  expect((await hostStats(session.host())).linking).toBe(0);
 });

@@ -4,37 +4,28 @@
  * the test pattern pixel for pixel.
  */
 import { expect, test } from '@playwright/test';
-import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
-import { expectedFrame, hostStats, openHost, openHtml5, pauseAndSettle, readHtml5Canvas, resume, type HostPage } from './pages.ts';
+import { comparePixels, spicyScreenshot, type Stack } from './harness.ts';
+import { useHostedSession, expectedFrame, hostStats, openHtml5, pauseAndSettle, readHtml5Canvas, resume } from './pages.ts';
 
-let stack: Stack;
-let host: HostPage;
-
-test.beforeAll(async ({ browser }) => {
-  stack = await startStack();
-  host = await openHost(browser, stack);
-});
-test.afterAll(async () => {
-  await host?.page.context().close();
-  await stack?.stop();
-});
+const session = useHostedSession();
+const stack = (): Stack => session.stack();
 
 test('spicy-screenshot (spice-gtk over TCP) shows the test pattern frame pixel for pixel', async () => {
-  const frame = await pauseAndSettle(host);
-  const { image, result } = await spicyScreenshot(stack.tcpPort);
+  const frame = await pauseAndSettle(session.host());
+  const { image, result } = await spicyScreenshot(stack().tcpPort);
   expect(image, `spicy-screenshot failed: ${result.code} ${result.signal}\n${result.stderr}`).not.toBeNull();
   expect([image!.width, image!.height]).toEqual([1024, 768]);
   const cmp = comparePixels(image!.rgb, expectedFrame(frame), 1024);
   expect(cmp.diff, cmp.first).toBe(0);
-  await resume(host);
+  await resume(session.host());
 });
 
 test('spice-html5 shows the test pattern, first frame and later updates, pixel for pixel', async ({ browser }) => {
-  const client = await openHtml5(browser, stack);
+  const client = await openHtml5(browser, stack());
   // The first picture: wait for the canvas, let the animation run so updates flow.
   await expect.poll(async () => (await readHtml5Canvas(client)) !== null, { timeout: 20_000 }).toBe(true);
   await client.page.waitForTimeout(1500);
-  const frame = await pauseAndSettle(host);
+  const frame = await pauseAndSettle(session.host());
   expect(frame).toBeGreaterThan(0);
   const expected = expectedFrame(frame);
   let last = { diff: -1, first: '' };
@@ -52,17 +43,17 @@ test('spice-html5 shows the test pattern, first frame and later updates, pixel f
   expect(client.logs.filter((l) => l.startsWith('pageerror'))).toEqual([]);
   // The main channel's NOTIFY greeting is printed by spice-html5.
   await expect(client.page.locator('#messages')).toContainText('Connected to spice-web-server');
-  const s = await hostStats(host);
+  const s = await hostStats(session.host());
   expect(s).toMatchObject({ clients: 1, inputs: 1, display: 1, cursor: 1 });
   await client.page.context().close();
-  await resume(host);
+  await resume(session.host());
 });
 
 test('two clients at once each get the picture', async ({ browser }) => {
-  const client = await openHtml5(browser, stack);
+  const client = await openHtml5(browser, stack());
   await expect.poll(async () => (await readHtml5Canvas(client)) !== null, { timeout: 20_000 }).toBe(true);
-  const frame = await pauseAndSettle(host);
-  const { image } = await spicyScreenshot(stack.tcpPort);
+  const frame = await pauseAndSettle(session.host());
+  const { image } = await spicyScreenshot(stack().tcpPort);
   expect(comparePixels(image!.rgb, expectedFrame(frame), 1024).diff).toBe(0);
   await expect
     .poll(async () => {
@@ -71,5 +62,5 @@ test('two clients at once each get the picture', async ({ browser }) => {
     })
     .toBe(0);
   await client.page.context().close();
-  await resume(host);
+  await resume(session.host());
 });

@@ -1,7 +1,7 @@
 /** Helpers that drive the host page and the spice-html5 client page. */
-import { expect, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Browser, type Page } from '@playwright/test';
 import { renderTestPattern } from '../src/sources/test-pattern.ts';
-import { xrgbToRgb, type Stack } from './harness.ts';
+import { startStack, xrgbToRgb, type Stack } from './harness.ts';
 
 export interface HostPage {
   page: Page;
@@ -116,4 +116,22 @@ export async function readHtml5Canvas(client: ClientPage): Promise<{ width: numb
     rgb[j + 2] = rgba[i + 2]!;
   }
   return { width: r.width, height: r.height, rgb };
+}
+
+/**
+ * Registers beforeAll/afterAll that start a relay + Vite stack and a host page
+ * for the spec file, and returns accessors to them.
+ */
+export function useHostedSession(query = ''): { stack(): Stack; host(): HostPage } {
+  let stack: Stack | undefined;
+  let host: HostPage | undefined;
+  test.beforeAll(async ({ browser }) => {
+    stack = await startStack();
+    host = await openHost(browser, stack, query);
+  });
+  test.afterAll(async () => {
+    await host?.page.context().close();
+    await stack?.stop();
+  });
+  return { stack: () => stack!, host: () => host! };
 }

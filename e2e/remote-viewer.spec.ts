@@ -1,28 +1,23 @@
 /** A real remote-viewer window under Xvfb shows the served picture pixel for pixel. */
 import { spawn } from 'node:child_process';
 import { expect, test } from '@playwright/test';
-import { crop, diffBox, locate, startStack, startXvfb, type Stack, type Xvfb } from './harness.ts';
-import { expectedFrame, hostStats, openHost, pauseAndSettle, type HostPage } from './pages.ts';
+import { crop, diffBox, locate, startXvfb, type Xvfb } from './harness.ts';
+import { expectedFrame, hostStats, pauseAndSettle, useHostedSession } from './pages.ts';
 
-let stack: Stack;
-let host: HostPage;
+const session = useHostedSession();
 let xvfb: Xvfb;
 
-test.beforeAll(async ({ browser }) => {
-  stack = await startStack();
-  host = await openHost(browser, stack);
+test.beforeAll(async () => {
   xvfb = await startXvfb();
 });
 test.afterAll(async () => {
   await xvfb?.stop();
-  await host?.page.context().close();
-  await stack?.stop();
 });
 
 test('remote-viewer (virt-viewer) window shows the test pattern exactly; only the X pointer covers it', async () => {
-  const frame = await pauseAndSettle(host);
+  const frame = await pauseAndSettle(session.host());
   const expected = expectedFrame(frame);
-  const viewer = spawn('remote-viewer', [`spice://127.0.0.1:${stack.tcpPort}`], {
+  const viewer = spawn('remote-viewer', [`spice://127.0.0.1:${session.stack().tcpPort}`], {
     env: { ...process.env, DISPLAY: xvfb.display },
     stdio: 'ignore',
   });
@@ -50,9 +45,9 @@ test('remote-viewer (virt-viewer) window shows the test pattern exactly; only th
         { timeout: 15_000, message: 'remote-viewer picture differs from the frame' },
       )
       .toBe(true);
-    expect(await hostStats(host)).toMatchObject({ clients: 1, display: 1, inputs: 1, cursor: 1 });
+    expect(await hostStats(session.host())).toMatchObject({ clients: 1, display: 1, inputs: 1, cursor: 1 });
   } finally {
     viewer.kill('SIGTERM');
   }
-  await expect.poll(async () => (await hostStats(host)).clients, { timeout: 10_000 }).toBe(0);
+  await expect.poll(async () => (await hostStats(session.host())).clients, { timeout: 10_000 }).toBe(0);
 });

@@ -209,7 +209,7 @@ interface WorkerResult {
   error?: string;
 }
 
-/** Pushes 0..count-1 from this thread without blocking it, draining releases on the way. */
+/** Pushes 1..count from this thread without blocking it, draining releases on the way. */
 async function produce(count: number, releases: number[] | null): Promise<void> {
   const { wasm, i32 } = device;
   const drain = (): void => {
@@ -218,7 +218,7 @@ async function produce(count: number, releases: number[] | null): Promise<void> 
   };
   for (let i = 0; i < count; ) {
     drain();
-    if (wasm.cmdRingPush(CMD_RING_ADDR, i, 0, 1) !== 0) {
+    if (wasm.cmdRingPush(CMD_RING_ADDR, i + 1, 0, 1) !== 0) {
       i++;
       continue;
     }
@@ -247,7 +247,7 @@ function runWorker(mode: 'blocking' | 'async', count: number): { done: Promise<W
     workerData: { entry: new URL('./helpers/qxl-ring-worker.ts', import.meta.url).href, memory: device.memory, mode, count },
   });
   const done = new Promise<WorkerResult>((resolve, reject) => {
-    worker.once('message', (m: WorkerResult) => resolve(m));
+    worker.once('message', (m: WorkerResult) => (m.error ? reject(new Error(`worker: ${m.error}`)) : resolve(m)));
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before reporting`)));
   });
@@ -269,10 +269,9 @@ describe('cross-thread wakeups', () => {
     try {
       // Let the worker reach its first sleep now and then, so wakeups are exercised.
       await new Promise((r) => setTimeout(r, 200));
-      await produce(COUNT, null);
-      const result = await done;
-      expect(result.error).toBeUndefined();
-      expect(result.received).toEqual(Array.from({ length: COUNT }, (_, i) => i));
+      // all(): a failing worker rejects at once instead of leaving the producer waiting.
+      const [, result] = await Promise.all([produce(COUNT, null), done]);
+      expect(result.received).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
       expect(result.sleeps).toBeGreaterThan(0);
     } finally {
       await worker.terminate();
@@ -285,12 +284,10 @@ describe('cross-thread wakeups', () => {
     try {
       await new Promise((r) => setTimeout(r, 200));
       const releases: number[] = [];
-      await produce(COUNT, releases);
-      const result = await done;
-      expect(result.error).toBeUndefined();
-      expect(result.received).toEqual(Array.from({ length: COUNT }, (_, i) => i));
+      const [, result] = await Promise.all([produce(COUNT, releases), done]);
+      expect(result.received).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
       expect(result.sleeps).toBeGreaterThan(0);
-      expect(releases).toEqual(Array.from({ length: COUNT }, (_, i) => i));
+      expect(releases).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
     } finally {
       await worker.terminate();
     }

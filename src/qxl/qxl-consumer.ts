@@ -157,6 +157,7 @@ export class QxlConsumer {
   private readonly cursorWaiter: WordWaiter;
   private readonly releaseSpaceWaiter: WordWaiter;
   private interrupted = false;
+  private wakeInterrupt: (() => void) | null = null;
   private warnedPending = false;
 
   constructor(device: QxlDevice) {
@@ -214,22 +215,25 @@ export class QxlConsumer {
         this.cmdWaiter.wait(device.ringWord(device.cmdRing, SpiceRing.CONS)),
         this.cursorWaiter.wait(device.ringWord(device.cursorRing, SpiceRing.CONS)),
       ];
-      if (this.pendingReleases.length > 0 && wasm.ringPrepareWaitSpace(device.releaseRing) === 1) {
+      if (this.pendingReleases.length > 0) {
+        // Room appeared since the flush above: flush again rather than sleep on it.
+        if (wasm.ringPrepareWaitSpace(device.releaseRing) === 0) continue;
         const full = device.ringWord(device.releaseRing, SpiceRing.PROD) - device.ringWord(device.releaseRing, SpiceRing.NUM_ITEMS);
         waits.push(this.releaseSpaceWaiter.wait(full | 0));
       }
+      waits.push(new Promise<void>((r) => (this.wakeInterrupt = r)));
       let timer: ReturnType<typeof setTimeout> | undefined;
       if (Number.isFinite(remaining)) waits.push(new Promise<void>((r) => (timer = setTimeout(r, remaining))));
       await Promise.race(waits);
+      this.wakeInterrupt = null;
       if (timer !== undefined) clearTimeout(timer);
     }
   }
 
-  /** Makes a pending (or the next) {@link waitForWork} resolve at once. */
+  /** Makes a pending (or the next) {@link waitForWork} in this thread resolve at once. */
   interrupt(): void {
     this.interrupted = true;
-    // Wake the parked waiters on the prod words; the loop then sees the flag.
-    this.device.wasm.ringWakeAll(this.device.cmdRing);
+    this.wakeInterrupt?.();
   }
 
   /**

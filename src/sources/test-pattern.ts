@@ -158,8 +158,10 @@ function fillRect(out: Uint32Array, width: number, x: number, y: number, w: numb
 export function testPatternCursor(): CursorShape {
   const size = 32;
   const argb = new Uint32Array(size * size);
-  const inside = (x: number, y: number): boolean => {
-    // Arrow head: the triangle x <= y/1.6 for y < 20, plus a stem.
+  // Arrow tip at (1, 1) so the outline is complete: a head (triangle) and a stem.
+  const inside = (px: number, py: number): boolean => {
+    const x = px - 1;
+    const y = py - 1;
     if (y < 0 || x < 0) return false;
     if (y < 20 && x <= y * 0.62) return true;
     return y >= 14 && y < 27 && x >= 5 && x < 9 && x <= y * 0.62 + 1;
@@ -176,7 +178,7 @@ export function testPatternCursor(): CursorShape {
       argb[y * size + x] = p >>> 0;
     }
   }
-  return { width: size, height: size, hotX: 0, hotY: 0, argb };
+  return { width: size, height: size, hotX: 1, hotY: 1, argb };
 }
 
 /** Options of {@link TestPatternSource}. */
@@ -284,7 +286,10 @@ export class TestPatternSource {
     if (this.running) this.schedule();
   }
 
-  /** Renders frame `n` and pushes what changed; works while paused or stopped. */
+  /**
+   * Renders frame `n` and pushes what changed; works while paused or stopped
+   * (when stopped, a push that does not fit is retried on the next start or setFrame).
+   */
   setFrame(n: number): void {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`setFrame: expected a non-negative integer, got ${n}`);
     this.render(n);

@@ -52,7 +52,7 @@ export class RedWorker implements RedWorkerApi {
         log.warn(`command type ${cmd.type} at 0x${cmd.addr.toString(16)} not supported; skipped`);
         continue;
       }
-      let releaseId: number | bigint | null = null;
+      let releaseId: number | null = null;
       try {
         const d = consumer.readDrawable(cmd.addr);
         releaseId = d.releaseId;
@@ -62,11 +62,12 @@ export class RedWorker implements RedWorkerApi {
       } catch (e) {
         log.warn(`bad drawable at 0x${cmd.addr.toString(16)}: ${(e as Error).message}`);
       } finally {
-        if (releaseId !== null) consumer.release(releaseId);
+        // With the address, releases chain through QXLReleaseInfo.next as in QXL.
+        if (releaseId !== null) consumer.release(releaseId, cmd.addr);
       }
     }
     for (let cmd = consumer.nextCursorCommand(); cmd; cmd = consumer.nextCursorCommand()) {
-      let releaseId: number | bigint | null = null;
+      let releaseId: number | null = null;
       try {
         const c = consumer.readCursorCommand(cmd.addr);
         releaseId = c.releaseId;
@@ -86,7 +87,7 @@ export class RedWorker implements RedWorkerApi {
       } catch (e) {
         log.warn(`bad cursor command at 0x${cmd.addr.toString(16)}: ${(e as Error).message}`);
       } finally {
-        if (releaseId !== null) consumer.release(releaseId);
+        if (releaseId !== null) consumer.release(releaseId, cmd.addr);
       }
     }
   }
