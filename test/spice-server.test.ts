@@ -94,8 +94,14 @@ describe('SpiceServer', () => {
     await expect.poll(() => connects.length).toBe(1);
     expect(connects[0]).toMatchObject({ sessionId, channelType: 2, channelId: 0, miniHeader: true });
     expect(server.stats()).toMatchObject({ clients: 1, remoteChannels: 1 });
+    const inputs = stream();
+    server.accept(inputs);
+    expect(await link(inputs, ChannelType.INPUTS, sessionId)).toBe(LinkError.OK);
+    await expect.poll(() => server.stats().inputsChannels).toBe(1);
 
+    // Losing the main channel disconnects every channel of the client, here and in the worker.
     main.clientClose();
+    await expect.poll(() => inputs.closed).toBe(true);
     await expect.poll(() => server.stats().clients).toBe(0);
     expect(disconnects).toEqual([sessionId]);
     expect(server.stats()).toMatchObject({ clients: 0, inputsChannels: 0, remoteChannels: 0, linksInProgress: 0 });

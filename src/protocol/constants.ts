@@ -161,9 +161,37 @@ export const MsgCursor = {
 export const SurfaceFormat = { XRGB32: 32, ARGB32: 96 } as const;
 export const SurfaceFlags = { PRIMARY: 1 } as const;
 
-export const ImageType = { BITMAP: 0, QUIC: 1, LZ_RGB: 101, LZ4: 109 } as const;
-export const BitmapFormat = { BIT32: 8, RGBA: 9 } as const;
-export const BitmapFlags = { TOP_DOWN: 4 } as const;
+/** SPICE_IMAGE_TYPE_* (the wire's and QXL's image descriptor type). */
+export const ImageType = {
+  BITMAP: 0,
+  QUIC: 1,
+  LZ_PLT: 100,
+  LZ_RGB: 101,
+  GLZ_RGB: 102,
+  FROM_CACHE: 103,
+  SURFACE: 104,
+  JPEG: 105,
+  FROM_CACHE_LOSSLESS: 106,
+  ZLIB_GLZ_RGB: 107,
+  JPEG_ALPHA: 108,
+  LZ4: 109,
+} as const;
+/** SPICE_BITMAP_FMT_* (shared by the wire and QXL bitmaps). */
+export const BitmapFormat = {
+  INVALID: 0,
+  _1BIT_LE: 1,
+  _1BIT_BE: 2,
+  _4BIT_LE: 3,
+  _4BIT_BE: 4,
+  _8BIT: 5,
+  _16BIT: 6,
+  _24BIT: 7,
+  _32BIT: 8,
+  RGBA: 9,
+  _8BIT_A: 10,
+} as const;
+/** SPICE_BITMAP_FLAGS_* on the wire (QXL's bitmap flags differ; see qxl-layout.ts). */
+export const BitmapFlags = { PAL_CACHE_ME: 1, PAL_FROM_CACHE: 2, TOP_DOWN: 4 } as const;
 export const Rop = { OP_PUT: 8 } as const;
 
 export const CursorType = { ALPHA: 0, MONO: 1 } as const;

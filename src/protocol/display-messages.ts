@@ -69,7 +69,7 @@ export function encodeDrawCopyBitmap(surfaceId: number, left: number, top: numbe
   // SpiceImage descriptor
   w.u64(image.id).u8(ImageType.BITMAP).u8(0).u32(width).u32(height);
   // SpiceBitmap
-  w.u8(BitmapFormat.BIT32).u8(BitmapFlags.TOP_DOWN).u32(width).u32(height).u32(stride).u32(0);
+  w.u8(BitmapFormat._32BIT).u8(BitmapFlags.TOP_DOWN).u32(width).u32(height).u32(stride).u32(0);
   w.bytes(pixels);
   return w.finish();
 }

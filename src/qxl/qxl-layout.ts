@@ -17,6 +17,8 @@
  * ```
  */
 
+import { BitmapFormat, ImageType } from '../protocol/constants.ts';
+
 /** WebAssembly pages of device memory; must match asconfig.json's initial/maximum memory. */
 export const DEVICE_MEMORY_PAGES = 2048;
 /** Bytes of device memory (128 MiB). */
@@ -206,22 +208,8 @@ export const QXLImage = {
   SIZE: QXLImageDescriptor.SIZE + QXLBitmap.SIZE,
 } as const;
 
-/** SPICE_IMAGE_TYPE_* (QXLImageDescriptor.type). */
-export const ImageType = { BITMAP: 0, QUIC: 1, LZ_PLT: 100, LZ_RGB: 101, GLZ_RGB: 102, FROM_CACHE: 103, SURFACE: 104 } as const;
-/** SPICE_BITMAP_FMT_*. */
-export const BitmapFormat = {
-  INVALID: 0,
-  _1BIT_LE: 1,
-  _1BIT_BE: 2,
-  _4BIT_LE: 3,
-  _4BIT_BE: 4,
-  _8BIT: 5,
-  _16BIT: 6,
-  _24BIT: 7,
-  _32BIT: 8,
-  RGBA: 9,
-  _8BIT_A: 10,
-} as const;
+// The image types and bitmap formats are SPICE's own enums, shared with the wire.
+export { BitmapFormat, ImageType };
 /** QXL_IMAGE_GROUP_* (low 32 bits of an image id; the unique part is the high 32 bits). */
 export const ImageGroup = { DRIVER: 0, DEVICE: 1, RED: 2, DRIVER_DONT_CACHE: 3 } as const;
 /** QXLImageFlags (QXLImageDescriptor.flags). */
