@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and the tests need (run as root, or it uses sudo).
-# Chromium drives the page and spice-html5; spice-client-gtk gives the real native clients.
+# Chromium drives the page and spice-html5; spice-client-gtk (spicy, spicy-screenshot) and
+# virt-viewer (remote-viewer) are the real native clients, python3-gi + gir1.2-spiceclientglib-2.0
+# let tests drive spice-gtk; nasm builds the guest boot images; seabios is the VM BIOS.
 set -uo pipefail
 
-PACKAGES=(chromium spice-client-gtk virt-viewer xvfb xauth fonts-dejavu-core)
+PACKAGES=(chromium spice-client-gtk virt-viewer xvfb xauth fonts-dejavu-core nasm seabios python3-gi gir1.2-spiceclientglib-2.0 cpio xdotool)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
