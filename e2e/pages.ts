@@ -28,9 +28,10 @@ export async function openHost(browser: Browser, stack: Stack, query = ''): Prom
 export async function pauseAndSettle(host: HostPage): Promise<number> {
   return host.page.evaluate(async () => {
     const h = window.spiceHost!;
-    h.pattern.pause();
+    const pattern = h.pattern!;
+    pattern.pause();
     const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-    while (h.pattern.pending) await sleep(20);
+    while (pattern.pending) await sleep(20);
     // Settled when the worker's drawable count stops moving.
     let last = -1;
     for (;;) {
@@ -39,12 +40,12 @@ export async function pauseAndSettle(host: HostPage): Promise<number> {
       last = n;
       await sleep(100);
     }
-    return h.pattern.frame;
+    return pattern.frame;
   });
 }
 
 export async function resume(host: HostPage): Promise<void> {
-  await host.page.evaluate(() => window.spiceHost!.pattern.resume());
+  await host.page.evaluate(() => window.spiceHost!.pattern!.resume());
 }
 
 export async function hostStats(host: HostPage): Promise<{

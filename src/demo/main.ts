@@ -1,5 +1,6 @@
 /** The demo page: hosts the default session on load and says how to connect. */
 import { SessionHost } from '../host/session-host.ts';
+import { sourceFromParams } from './source-params.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
 
 const log = createLogger('demo');
@@ -27,7 +28,8 @@ declare global {
 
 async function main(): Promise<void> {
   try {
-    const host = await SessionHost.start({ relayUrl, session, password });
+    const source = sourceFromParams(params);
+    const host = await SessionHost.start({ relayUrl, session, password, source });
     window.spiceHost = host;
     const relayHttp = new URL(relayUrl);
     const native = host.relay.tcpPort ? `spice://${relayHttp.hostname}:${host.relay.tcpPort}` : '(no TCP port on this relay session)';
@@ -39,12 +41,13 @@ async function main(): Promise<void> {
     if (password) client.searchParams.set('password', password);
     ($('web-client') as HTMLAnchorElement).href = client.toString();
     $('password-state').textContent = password ? 'required (set with --password)' : 'none: any client may connect';
+    $('source').textContent = source.kind === 'v86' ? 'v86 virtual machine' : 'test pattern';
     $('state').textContent = `serving session "${session}"`;
     $('state').className = 'state ok';
     const refresh = async (): Promise<void> => {
       const s = await host.stats();
       $('clients').textContent = String(s.server.clients);
-      $('frame').textContent = String(s.frame);
+      $('frame').textContent = s.vm ? `${s.vm.mode} ${s.vm.width}x${s.vm.height}` : String(s.frame);
     };
     host.server.onClientConnected(() => void refresh());
     host.server.onClientDisconnected(() => void refresh());

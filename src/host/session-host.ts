@@ -1,7 +1,8 @@
 /**
  * SessionHost: everything one served session needs on the page — the QXL
  * device memory, a RedWorker in a Web Worker, the SpiceServer (main thread),
- * the relay registration, and a source that draws into the device.
+ * the relay registration, and a source that draws into the device (the test
+ * pattern, or a v86 VM in its own worker).
  */
 import { QxlDevice } from '../qxl/qxl-device.ts';
 import { QxlProducer } from '../qxl/qxl-producer.ts';
@@ -9,11 +10,18 @@ import { WorkerDispatcher, type RedWorkerStats } from '../server/dispatcher.ts';
 import { RecordingInputSink } from '../server/input-sink.ts';
 import { SpiceServer, type SpiceServerStats } from '../server/spice-server.ts';
 import { TestPatternSource } from '../sources/test-pattern.ts';
+import type { V86StartOptions, V86WorkerStats } from '../sources/v86/v86-api.ts';
+import { V86Source } from '../sources/v86/v86-source.ts';
 import { RelayHost } from '../transport/relay-host.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
 
 const log = createLogger('session-host');
+
+/** What the session serves. */
+export type SourceSpec =
+  | { kind: 'test-pattern'; width?: number; height?: number; fps?: number }
+  | { kind: 'v86'; vm: Omit<V86StartOptions, 'memory'> };
 
 export interface SessionHostOptions {
   /** The relay's WebSocket base URL, e.g. ws://127.0.0.1:8765. */
@@ -22,15 +30,16 @@ export interface SessionHostOptions {
   session?: string;
   /** Password clients must give; null or '' lets every client in. */
   password?: string | null;
-  width?: number;
-  height?: number;
-  fps?: number;
+  /** Default: the test pattern at 1024x768. */
+  source?: SourceSpec;
 }
 
 export interface SessionHostStats {
   server: SpiceServerStats;
   worker: RedWorkerStats;
+  /** The test pattern's frame number (0 for other sources). */
   frame: number;
+  vm: V86WorkerStats | null;
 }
 
 /** Checks the page can share memory with workers; throws a message that says what to fix. */
@@ -44,18 +53,24 @@ export function assertCrossOriginIsolated(): void {
 }
 
 export class SessionHost {
+  /** Set when serving the test pattern. */
+  pattern: TestPatternSource | null = null;
+  /** Set when serving a v86 VM. */
+  vm: V86Source | null = null;
+
   private constructor(
     readonly device: QxlDevice,
     readonly worker: WorkerDispatcher,
     readonly server: SpiceServer,
-    readonly relay: RelayHost,
-    readonly pattern: TestPatternSource,
+    /** Every input event, recorded, then passed to the source. */
     readonly inputs: RecordingInputSink,
   ) {}
 
-  /** Starts a session serving the test pattern. */
+  relay!: RelayHost;
+
   static async start(opts: SessionHostOptions): Promise<SessionHost> {
     assertCrossOriginIsolated();
+    const spec: SourceSpec = opts.source ?? { kind: 'test-pattern' };
     const device = await QxlDevice.create();
     const worker = new WorkerDispatcher(
       new Worker(new URL('../worker/red-worker.ts', import.meta.url), { type: 'module', name: 'red-worker' }),
@@ -65,18 +80,32 @@ export class SessionHost {
       password: opts.password ?? null,
       worker,
       inputSink: inputs,
-      absoluteMouse: true,
+      // The test pattern takes positions; a VM only once its guest turns the absolute pointer on.
+      absoluteMouse: spec.kind === 'test-pattern',
     });
     await worker.init(device.memory, {
       channelClientDisconnected: (s, t, i, r) => server.channelClientDisconnected(s, t, i, r),
     });
-    const pattern = new TestPatternSource(new QxlProducer(device), {
-      width: opts.width ?? 1024,
-      height: opts.height ?? 768,
-      fps: opts.fps ?? 30,
-    });
-    await worker.createPrimary(pattern.width, pattern.height);
-    pattern.start();
+    const host = new SessionHost(device, worker, server, inputs);
+    if (spec.kind === 'test-pattern') {
+      const pattern = new TestPatternSource(new QxlProducer(device), {
+        width: spec.width ?? 1024,
+        height: spec.height ?? 768,
+        fps: spec.fps ?? 30,
+      });
+      await worker.createPrimary(pattern.width, pattern.height);
+      pattern.start();
+      host.pattern = pattern;
+    } else {
+      host.vm = await V86Source.start(
+        { ...spec.vm, memory: device.memory },
+        {
+          createPrimary: (w, h) => worker.createPrimary(w, h),
+          absoluteMouse: (on) => server.setAbsoluteMouse(on),
+        },
+      );
+      inputs.next = host.vm;
+    }
     const relay = await RelayHost.connect({ relayUrl: opts.relayUrl, session: opts.session ?? 'default' });
     relay.onStream((offer) => {
       RelayStream.attach(offer).then(
@@ -85,18 +114,25 @@ export class SessionHost {
       );
     });
     relay.onClose(() => log.warn('relay connection closed: clients can no longer connect'));
-    log.info(`session "${relay.session}" hosted on ${opts.relayUrl}`);
-    return new SessionHost(device, worker, server, relay, pattern, inputs);
+    host.relay = relay;
+    log.info(`session "${relay.session}" hosted on ${opts.relayUrl} (${spec.kind})`);
+    return host;
   }
 
   async stats(): Promise<SessionHostStats> {
-    return { server: this.server.stats(), worker: await this.worker.stats(), frame: this.pattern.frame };
+    return {
+      server: this.server.stats(),
+      worker: await this.worker.stats(),
+      frame: this.pattern?.frame ?? 0,
+      vm: this.vm ? await this.vm.stats() : null,
+    };
   }
 
   async stop(): Promise<void> {
-    this.pattern.stop();
-    this.relay.close();
+    this.pattern?.stop();
+    this.relay?.close();
     await this.server.stop();
+    await this.vm?.stop();
     await this.worker.terminate();
   }
 }

@@ -30,33 +30,47 @@ export type InputEvent =
   | { kind: 'position'; x: number; y: number; buttons: number; displayId: number }
   | { kind: 'press' | 'release'; button: number; buttons: number };
 
-/** Keeps the last events (bounded), for sources that have no input of their own and for tests. */
+/**
+ * Keeps the last events (bounded) and passes each on to `next`, the source's
+ * own sink, if there is one. Pages expose it so tests see what arrived.
+ */
 export class RecordingInputSink implements InputSink {
   readonly events: InputEvent[] = [];
-  constructor(private readonly limit = 1000) {}
+  constructor(
+    private readonly limit = 1000,
+    /** The sink that acts on the events (null: record only). */
+    public next: InputSink | null = null,
+  ) {}
   private add(e: InputEvent): void {
     this.events.push(e);
     if (this.events.length > this.limit) this.events.splice(0, this.events.length - this.limit);
   }
   keyDown(scancode: readonly number[]): void {
     this.add({ kind: 'keyDown', scancode: [...scancode] });
+    this.next?.keyDown(scancode);
   }
   keyUp(scancode: readonly number[]): void {
     this.add({ kind: 'keyUp', scancode: [...scancode] });
+    this.next?.keyUp(scancode);
   }
   setKeyModifiers(modifiers: number): void {
     this.add({ kind: 'modifiers', modifiers });
+    this.next?.setKeyModifiers(modifiers);
   }
   mouseMotion(dx: number, dy: number, buttons: number): void {
     this.add({ kind: 'motion', dx, dy, buttons });
+    this.next?.mouseMotion(dx, dy, buttons);
   }
   mousePosition(x: number, y: number, buttons: number, displayId: number): void {
     this.add({ kind: 'position', x, y, buttons, displayId });
+    this.next?.mousePosition(x, y, buttons, displayId);
   }
   mousePress(button: number, buttons: number): void {
     this.add({ kind: 'press', button, buttons });
+    this.next?.mousePress(button, buttons);
   }
   mouseRelease(button: number, buttons: number): void {
     this.add({ kind: 'release', button, buttons });
+    this.next?.mouseRelease(button, buttons);
   }
 }

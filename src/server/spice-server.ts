@@ -60,6 +60,7 @@ export class SpiceServer implements MainDispatcherApi {
   private readonly clients = new Map<number, RedClient>();
   private password: string | null;
   private mode: number;
+  private absoluteMouse: boolean;
   private linking = 0;
   private linkFailures = 0;
   private readonly startedAt = performance.now();
@@ -70,7 +71,8 @@ export class SpiceServer implements MainDispatcherApi {
     private readonly opts: SpiceServerOptions,
   ) {
     this.password = opts.password ?? null;
-    this.mode = opts.absoluteMouse ? MouseMode.CLIENT : MouseMode.SERVER;
+    this.absoluteMouse = opts.absoluteMouse ?? false;
+    this.mode = this.absoluteMouse ? MouseMode.CLIENT : MouseMode.SERVER;
   }
 
   /** Creates a server with a fresh RSA link key. */
@@ -86,7 +88,22 @@ export class SpiceServer implements MainDispatcherApi {
   }
 
   get supportedMouseModes(): number {
-    return this.opts.absoluteMouse ? MouseMode.SERVER | MouseMode.CLIENT : MouseMode.SERVER;
+    return this.absoluteMouse ? MouseMode.SERVER | MouseMode.CLIENT : MouseMode.SERVER;
+  }
+
+  /**
+   * The source gained or lost an absolute pointer (e.g. the guest turned its
+   * VMware pointer on). Clients hear MOUSE_MODE only when the mode really
+   * changes: CLIENT while absolute positions work (both clients want it), else SERVER.
+   */
+  setAbsoluteMouse(enabled: boolean): void {
+    if (enabled === this.absoluteMouse) return;
+    this.absoluteMouse = enabled;
+    const mode = enabled ? MouseMode.CLIENT : MouseMode.SERVER;
+    if (mode === this.mode) return;
+    this.mode = mode;
+    log.info(`mouse mode ${enabled ? 'client (absolute)' : 'server (relative)'}`);
+    for (const c of this.clients.values()) c.mcc.sendMouseMode(this.supportedMouseModes, mode);
   }
 
   get mouseMode(): number {

@@ -9,7 +9,8 @@
  */
 
 import { createLogger } from '../util/logger.ts';
-import type { CopyRect, CursorShape, QxlProducer } from '../qxl/qxl-producer.ts';
+import type { CursorShape, QxlProducer } from '../qxl/qxl-producer.ts';
+import { FramebufferPusher } from './framebuffer-pusher.ts';
 
 const log = createLogger('test-pattern');
 
@@ -190,11 +191,6 @@ export interface TestPatternOptions {
   surfaceId?: number;
 }
 
-/** Rows per band when looking for changed areas. */
-const BAND_ROWS = 16;
-/** At most this many rects per update; more are merged. */
-const MAX_RECTS = 8;
-
 /** A source that renders the test pattern on a timer and pushes the changes. */
 export class TestPatternSource {
   readonly width: number;
@@ -204,12 +200,10 @@ export class TestPatternSource {
   private readonly producer: QxlProducer;
   /** The frame currently rendered. */
   private readonly fb: Uint32Array;
-  /** What the consumer has (or will have) once every pushed drawable is applied. */
-  private readonly pushed: Uint32Array;
+  /** Finds what changed since the last push and pushes it. */
+  private readonly pusher: FramebufferPusher;
   private current = 0;
   private rendered = false;
-  private fullPending = true;
-  private dirtyPending = false;
   private cursorPending = false;
   private running = false;
   private paused = false;
@@ -227,7 +221,7 @@ export class TestPatternSource {
     }
     if (!(this.fps > 0 && this.fps <= 1000)) throw new RangeError(`TestPatternSource: expected fps in (0, 1000], got ${this.fps}`);
     this.fb = new Uint32Array(this.width * this.height);
-    this.pushed = new Uint32Array(this.width * this.height);
+    this.pusher = new FramebufferPusher(producer, this.fb, this.width, this.height, this.surfaceId);
   }
 
   /** Number of the frame currently rendered (the one being pushed). */
@@ -237,7 +231,7 @@ export class TestPatternSource {
 
   /** True while changed areas (or the cursor) are not yet pushed. */
   get pending(): boolean {
-    return this.fullPending || this.dirtyPending || this.cursorPending;
+    return this.pusher.pending || this.cursorPending;
   }
 
   /** True between {@link start} and {@link stop}. */
@@ -337,102 +331,8 @@ export class TestPatternSource {
       const c = testPatternCursor();
       if (this.producer.pushCursorSet(this.width >> 1, this.height >> 1, c)) this.cursorPending = false;
     }
-    if (this.fullPending) {
-      if (!this.pushRect({ left: 0, top: 0, width: this.width, height: this.height })) return;
-      this.fullPending = false;
-      this.dirtyPending = false;
-      return;
-    }
-    const rects = this.changedRects();
-    this.dirtyPending = false;
-    for (const r of rects) {
-      if (!this.pushRect(r)) {
-        // Keep the rest dirty: `pushed` still differs there, so the next diff finds it.
-        this.dirtyPending = true;
-        return;
-      }
-    }
+    this.pusher.flush();
   }
-
-  private pushRect(r: CopyRect): boolean {
-    if (!this.producer.pushCopy(this.surfaceId, r, this.fb, this.width, r.left, r.top)) return false;
-    for (let y = r.top; y < r.top + r.height; y++) {
-      const start = y * this.width + r.left;
-      this.pushed.set(this.fb.subarray(start, start + r.width), start);
-    }
-    return true;
-  }
-
-  /** Changed areas between `fb` and `pushed`: per band of rows the changed column range, merged into a few rects. */
-  private changedRects(): CopyRect[] {
-    const { width, height, fb, pushed } = this;
-    const rects: CopyRect[] = [];
-    for (let band = 0; band < height; band += BAND_ROWS) {
-      let minX = width;
-      let maxX = -1;
-      let minY = -1;
-      let maxY = -1;
-      const bandEnd = Math.min(height, band + BAND_ROWS);
-      for (let y = band; y < bandEnd; y++) {
-        const row = y * width;
-        let l = 0;
-        while (l < width && fb[row + l] === pushed[row + l]) l++;
-        if (l === width) continue;
-        let r = width - 1;
-        while (fb[row + r] === pushed[row + r]) r--;
-        if (l < minX) minX = l;
-        if (r > maxX) maxX = r;
-        if (minY < 0) minY = y;
-        maxY = y;
-      }
-      if (maxX >= 0) rects.push({ left: minX, top: minY, width: maxX - minX + 1, height: maxY - minY + 1 });
-    }
-    return mergeRects(rects);
-  }
-}
-
-const area = (r: CopyRect): number => r.width * r.height;
-
-function union(a: CopyRect, b: CopyRect): CopyRect {
-  const left = Math.min(a.left, b.left);
-  const top = Math.min(a.top, b.top);
-  const right = Math.max(a.left + a.width, b.left + b.width);
-  const bottom = Math.max(a.top + a.height, b.top + b.height);
-  return { left, top, width: right - left, height: bottom - top };
-}
-
-/**
- * Merges band rects (sorted top to bottom, non-overlapping): neighbours whose
- * union wastes little are joined, then the cheapest pairs until at most
- * MAX_RECTS remain. Each drawable has a fixed cost, so fewer, slightly larger
- * rects are better than many thin ones.
- */
-function mergeRects(rects: CopyRect[]): CopyRect[] {
-  const out: CopyRect[] = [];
-  for (const r of rects) {
-    const last = out[out.length - 1];
-    if (last) {
-      const u = union(last, r);
-      if (area(u) <= (area(last) + area(r)) * 1.25 + 1024) {
-        out[out.length - 1] = u;
-        continue;
-      }
-    }
-    out.push(r);
-  }
-  while (out.length > MAX_RECTS) {
-    let best = 0;
-    let bestWaste = Infinity;
-    for (let i = 0; i + 1 < out.length; i++) {
-      const waste = area(union(out[i]!, out[i + 1]!)) - area(out[i]!) - area(out[i + 1]!);
-      if (waste < bestWaste) {
-        bestWaste = waste;
-        best = i;
-      }
-    }
-    out.splice(best, 2, union(out[best]!, out[best + 1]!));
-  }
-  return out;
 }
 
 function now(): number {

@@ -1,0 +1,58 @@
+/** The messages between the page and the v86 worker (structured-cloneable data only). */
+
+/** A disk, kernel or BIOS image: fetched from a URL by the worker, or handed over as bytes. */
+export interface GuestImage {
+  url?: string;
+  buffer?: ArrayBuffer;
+}
+
+export interface V86StartOptions {
+  /** The QXL device memory the worker pushes drawables into. */
+  memory: WebAssembly.Memory;
+  bios: GuestImage;
+  vgaBios: GuestImage;
+  fda?: GuestImage;
+  hda?: GuestImage;
+  cdrom?: GuestImage;
+  bzimage?: GuestImage;
+  initrd?: GuestImage;
+  cmdline?: string;
+  memoryMB: number;
+  /** A saved VM state to resume from. */
+  initialState?: ArrayBuffer;
+}
+
+/** What the worker asks of the page. */
+export interface V86HostApi {
+  /** QXL create-primary: resolves once the RedWorker has the new surface. */
+  createPrimary(width: number, height: number): Promise<void>;
+  /** The guest turned the VMware absolute pointer on or off. */
+  absoluteMouse(enabled: boolean): void;
+  /** One line the guest wrote to its first serial port. */
+  serialLine(line: string): void;
+}
+
+export interface V86WorkerStats {
+  mode: 'text' | 'graphics';
+  width: number;
+  height: number;
+  absoluteMouse: boolean;
+  surfacesCreated: number;
+  pending: boolean;
+}
+
+export interface V86WorkerApi {
+  start(opts: V86StartOptions, host: V86HostApi): Promise<void>;
+  keyboard(scancode: number[]): void;
+  mouseMotion(dx: number, dy: number): void;
+  mouseButtons(left: boolean, middle: boolean, right: boolean): void;
+  mouseWheel(dy: number): void;
+  mouseAbsolute(x: number, y: number): void;
+  serialSend(text: string): void;
+  stats(): Promise<V86WorkerStats>;
+  textScreen(): Promise<{ lines: string[]; cursor: { row: number; col: number } }>;
+  framebuffer(): Promise<{ width: number; height: number; pixels: Uint32Array } | null>;
+  saveState(): Promise<ArrayBuffer>;
+  restoreState(state: ArrayBuffer): Promise<void>;
+  stop(): Promise<void>;
+}

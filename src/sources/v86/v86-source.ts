@@ -1,0 +1,108 @@
+/**
+ * V86Source: the page's handle on a v86 VM running in its own worker. It is the
+ * inputs channel's sink (keys as set-1 scancodes, relative or absolute mouse,
+ * buttons, wheel) and relays the worker's display requests to the RedWorker.
+ */
+import * as Comlink from 'comlink';
+import type { InputSink } from '../../server/input-sink.ts';
+import { createLogger } from '../../util/logger.ts';
+import type { V86StartOptions, V86WorkerApi, V86WorkerStats } from './v86-api.ts';
+
+const log = createLogger('v86-source');
+
+/** SPICE button codes (spice-wire.md §9). */
+const Button = { LEFT: 1, MIDDLE: 2, RIGHT: 3, UP: 4, DOWN: 5 } as const;
+
+export interface V86SourceHooks {
+  createPrimary(width: number, height: number): Promise<void>;
+  /** The guest turned its absolute pointer on or off. */
+  absoluteMouse(enabled: boolean): void;
+  serialLine?(line: string): void;
+}
+
+export class V86Source implements InputSink {
+  private readonly buttons = { left: false, middle: false, right: false };
+  /** Last lines the guest wrote to its serial port (bounded). */
+  readonly serial: string[] = [];
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly remote: Comlink.Remote<V86WorkerApi>,
+  ) {}
+
+  /** Starts the worker and boots the VM. */
+  static async start(opts: V86StartOptions, hooks: V86SourceHooks): Promise<V86Source> {
+    const worker = new Worker(new URL('./v86-worker.ts', import.meta.url), { type: 'module', name: 'v86' });
+    const remote = Comlink.wrap<V86WorkerApi>(worker);
+    const source = new V86Source(worker, remote);
+    const transfer = [opts.bios.buffer, opts.vgaBios.buffer, opts.fda?.buffer, opts.hda?.buffer, opts.cdrom?.buffer]
+      .filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+    await remote.start(
+      Comlink.transfer(opts, transfer),
+      Comlink.proxy({
+        createPrimary: (w: number, h: number) => hooks.createPrimary(w, h),
+        absoluteMouse: (on: boolean) => hooks.absoluteMouse(on),
+        serialLine: (line: string) => {
+          source.serial.push(line);
+          if (source.serial.length > 500) source.serial.shift();
+          hooks.serialLine?.(line);
+        },
+      }),
+    );
+    log.info('v86 VM running in its worker');
+    return source;
+  }
+
+  keyDown(scancode: readonly number[]): void {
+    this.remote.keyboard([...scancode]);
+  }
+
+  keyUp(scancode: readonly number[]): void {
+    this.remote.keyboard([...scancode]);
+  }
+
+  setKeyModifiers(_modifiers: number): void {
+    // Lock-state sync with the guest needs its LED state; not tracked yet.
+  }
+
+  // Button state comes from PRESS/RELEASE only: spice-html5's motion masks are unreliable.
+  mouseMotion(dx: number, dy: number, _buttons: number): void {
+    if (dx || dy) this.remote.mouseMotion(dx, dy);
+  }
+
+  mousePosition(x: number, y: number, _buttons: number, _displayId: number): void {
+    this.remote.mouseAbsolute(x, y);
+  }
+
+  mousePress(button: number, _buttons: number): void {
+    if (button === Button.UP) this.remote.mouseWheel(-1);
+    else if (button === Button.DOWN) this.remote.mouseWheel(1);
+    else this.setButton(button, true);
+  }
+
+  mouseRelease(button: number, _buttons: number): void {
+    if (button !== Button.UP && button !== Button.DOWN) this.setButton(button, false);
+  }
+
+  private setButton(button: number, down: boolean): void {
+    const b = this.buttons;
+    if (button === Button.LEFT) b.left = down;
+    else if (button === Button.MIDDLE) b.middle = down;
+    else if (button === Button.RIGHT) b.right = down;
+    else return;
+    this.remote.mouseButtons(b.left, b.middle, b.right);
+  }
+
+  stats(): Promise<V86WorkerStats> {
+    return this.remote.stats();
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.remote.stop();
+    } finally {
+      this.remote[Comlink.releaseProxy]();
+      this.worker.terminate();
+    }
+  }
+}

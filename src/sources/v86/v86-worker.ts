@@ -1,0 +1,185 @@
+/**
+ * The v86 emulator in a Web Worker of its own, so the page's main thread (which
+ * runs the SpiceServer) stays free. The worker owns the QXL producer of the
+ * device: it turns the VGA into copy drawables (see {@link V86Display}) and
+ * takes keyboard and mouse input from the inputs channel through Comlink.
+ */
+import * as Comlink from 'comlink';
+import { V86 } from 'v86';
+import v86WasmUrl from 'v86/build/v86.wasm?url';
+import { QxlDevice } from '../../qxl/qxl-device.ts';
+import { QxlProducer } from '../../qxl/qxl-producer.ts';
+import { createLogger } from '../../util/logger.ts';
+import { V86Display, type V86Vga } from './v86-display.ts';
+import type { V86HostApi, V86StartOptions, V86WorkerApi, V86WorkerStats, GuestImage } from './v86-api.ts';
+
+const log = createLogger('v86-worker');
+
+/** Screen refresh: v86's own browser adapter redraws at display rate; 60 Hz here. */
+const PUMP_MS = 16;
+
+/** The parts of a running V86 this worker uses beyond the typed API. */
+interface V86Internals {
+  screen_adapter: Record<string, unknown>;
+  bus: {
+    send(name: string, value: unknown): void;
+    register(name: string, fn: (value: never) => void, ctx: unknown): void;
+  };
+  v86?: { cpu?: { devices?: { vga?: V86Vga } } };
+}
+
+async function loadImage(img: GuestImage | undefined): Promise<{ buffer: ArrayBuffer } | undefined> {
+  if (!img) return undefined;
+  if (img.buffer) return { buffer: img.buffer };
+  const res = await fetch(img.url!);
+  if (!res.ok) throw new Error(`fetching ${img.url}: expected HTTP 200, got ${res.status} ${res.statusText}`);
+  return { buffer: await res.arrayBuffer() };
+}
+
+export class V86Worker implements V86WorkerApi {
+  private emulator: (V86 & V86Internals) | null = null;
+  private display: V86Display | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private host: V86HostApi | null = null;
+  private absolute = false;
+  private serialLine = '';
+
+  async start(opts: V86StartOptions, host: V86HostApi): Promise<void> {
+    this.host = host;
+    const device = await QxlDevice.attach(opts.memory);
+    const producer = new QxlProducer(device);
+    const [bios, vgaBios, fda, hda, cdrom, bzimage, initrd] = await Promise.all([
+      loadImage(opts.bios),
+      loadImage(opts.vgaBios),
+      loadImage(opts.fda),
+      loadImage(opts.hda),
+      loadImage(opts.cdrom),
+      loadImage(opts.bzimage),
+      loadImage(opts.initrd),
+    ]);
+    const emulator = new V86({
+      wasm_path: v86WasmUrl,
+      bios,
+      vga_bios: vgaBios,
+      fda,
+      hda,
+      cdrom,
+      bzimage,
+      initrd,
+      cmdline: opts.cmdline,
+      memory_size: opts.memoryMB * 1024 * 1024,
+      // 1920x1080x32 needs 8 MB; leave room for larger VBE modes.
+      vga_memory_size: 32 * 1024 * 1024,
+      autostart: true,
+      disable_keyboard: true,
+      disable_mouse: true,
+      disable_speaker: true,
+      initial_state: opts.initialState ? { buffer: opts.initialState } : undefined,
+    }) as V86 & V86Internals;
+    this.emulator = emulator;
+    const display = new V86Display(producer, { createPrimary: (w, h) => host.createPrimary(w, h) }, () => emulator.v86?.cpu?.devices?.vga ?? null);
+    this.display = display;
+    // Without a screen container v86 makes a dummy screen adapter once its WASM has
+    // loaded (after this constructor returns); ours replaces its methods as it is set.
+    let adapter: Record<string, unknown> | undefined;
+    Object.defineProperty(emulator, 'screen_adapter', {
+      configurable: true,
+      get: () => adapter,
+      set: (value: Record<string, unknown>) => {
+        adapter = Object.assign(value, display.adapterMethods());
+      },
+    });
+    emulator.bus.register(
+      'vmware-absolute-mouse',
+      (enabled: boolean) => {
+        if (enabled === this.absolute) return;
+        this.absolute = enabled;
+        log.info(`guest ${enabled ? 'enabled' : 'disabled'} the VMware absolute pointer`);
+        host.absoluteMouse(enabled);
+      },
+      this,
+    );
+    emulator.add_listener('serial0-output-byte', (byte: number) => {
+      if (byte === 10) {
+        host.serialLine(this.serialLine);
+        this.serialLine = '';
+      } else if (byte !== 13 && this.serialLine.length < 4096) this.serialLine += String.fromCharCode(byte);
+    });
+    await new Promise<void>((resolve) => emulator.add_listener('emulator-ready', () => resolve()));
+    this.timer = setInterval(() => {
+      display.pump().catch((e: unknown) => log.error(`display update failed: ${(e as Error).message}`));
+    }, PUMP_MS);
+    log.info(`v86 started (${opts.memoryMB} MiB)`);
+  }
+
+  keyboard(scancode: number[]): void {
+    this.emulator?.keyboard_send_scancodes(scancode);
+  }
+
+  mouseMotion(dx: number, dy: number): void {
+    // v86's PS/2 mouse takes y growing upwards; SPICE's grows downwards.
+    this.emulator?.bus.send('mouse-delta', [dx, -dy]);
+  }
+
+  mouseButtons(left: boolean, middle: boolean, right: boolean): void {
+    this.emulator?.bus.send('mouse-click', [left, middle, right]);
+  }
+
+  mouseWheel(dy: number): void {
+    this.emulator?.bus.send('mouse-wheel', [dy, 0]);
+  }
+
+  mouseAbsolute(x: number, y: number): void {
+    const s = this.display?.size;
+    if (!s) return;
+    this.emulator?.bus.send('mouse-absolute', [x, y, s.width, s.height]);
+  }
+
+  serialSend(text: string): void {
+    this.emulator?.serial0_send(text);
+  }
+
+  async stats(): Promise<V86WorkerStats> {
+    const d = this.display;
+    return {
+      mode: d?.mode ?? 'text',
+      width: d?.size?.width ?? 0,
+      height: d?.size?.height ?? 0,
+      absoluteMouse: this.absolute,
+      surfacesCreated: d?.surfacesCreated ?? 0,
+      pending: d?.pending ?? false,
+    };
+  }
+
+  async textScreen(): Promise<{ lines: string[]; cursor: { row: number; col: number } }> {
+    const t = this.display?.text;
+    return { lines: t?.textLines() ?? [], cursor: t ? { row: t.cursor.row, col: t.cursor.col } : { row: 0, col: 0 } };
+  }
+
+  async framebuffer(): Promise<{ width: number; height: number; pixels: Uint32Array } | null> {
+    const d = this.display;
+    if (!d?.size) return null;
+    return { width: d.size.width, height: d.size.height, pixels: d.framebuffer.slice() };
+  }
+
+  async saveState(): Promise<ArrayBuffer> {
+    if (!this.emulator) throw new Error('saveState: the VM is not running');
+    return Comlink.transfer(await this.emulator.save_state(), []);
+  }
+
+  async restoreState(state: ArrayBuffer): Promise<void> {
+    if (!this.emulator) throw new Error('restoreState: the VM is not running');
+    await this.emulator.restore_state(state);
+    this.display?.text.invalidate();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.emulator?.destroy();
+    this.emulator = null;
+  }
+}
+
+const scope = globalThis as { WorkerGlobalScope?: unknown };
+if (typeof scope.WorkerGlobalScope !== 'undefined') Comlink.expose(new V86Worker());
