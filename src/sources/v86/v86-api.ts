@@ -41,6 +41,20 @@ export interface V86WorkerStats {
   pending: boolean;
 }
 
+/** The guest's raw VGA text state, read from VGA memory (not from our renderer). */
+export interface VgaTextDump {
+  cols: number;
+  rows: number;
+  /** char, attribute byte pairs, row by row. */
+  cells: Uint8Array;
+  /** Font page 0 from plane 2: 256 characters × 32 bytes. */
+  font: Uint8Array;
+  fontHeight: number;
+  /** 9-pixel character cells. */
+  width9: boolean;
+  cursor: { row: number; col: number };
+}
+
 export interface V86WorkerApi {
   start(opts: V86StartOptions, host: V86HostApi): Promise<void>;
   keyboard(scancode: number[]): void;
@@ -52,6 +66,7 @@ export interface V86WorkerApi {
   stats(): Promise<V86WorkerStats>;
   textScreen(): Promise<{ lines: string[]; cursor: { row: number; col: number } }>;
   framebuffer(): Promise<{ width: number; height: number; pixels: Uint32Array } | null>;
+  vgaTextDump(): Promise<VgaTextDump | null>;
   saveState(): Promise<ArrayBuffer>;
   restoreState(state: ArrayBuffer): Promise<void>;
   stop(): Promise<void>;

@@ -32,6 +32,16 @@ export interface V86Layer {
 /** The subset of v86's VGA device the display drives. */
 export interface V86Vga {
   screen_fill_buffer(): void;
+  svga_enabled: boolean;
+  svga_bpp: number;
+}
+
+/**
+ * v86 turns 6-bit DAC values into 8 bits by shifting (63 → 252); VGA hardware
+ * spans the full range (63 → 255). Each channel byte b = v << 2 becomes b | b >> 6.
+ */
+export function expandDac(rgb: number): number {
+  return rgb | ((rgb >>> 6) & 0x030303);
 }
 
 /** Largest surface accepted from the guest (VBE up to 2560x1600). */
@@ -77,7 +87,7 @@ export class V86Display {
     const t = this.text;
     return {
       put_char: (row: number, col: number, chr: number, flags: number, bg: number, fg: number) =>
-        t.putChar(row, col, chr, flags, bg, fg),
+        t.putChar(row, col, chr, flags, expandDac(bg), expandDac(fg)),
       set_mode: (graphical: boolean) => {
         this.mode = graphical ? 'graphics' : 'text';
         if (!graphical) t.invalidate();
@@ -162,6 +172,9 @@ export class V86Display {
   private copyLayers(layers: V86Layer[]): void {
     const s = this.surface;
     if (!s || this.mode !== 'graphics') return;
+    const vga = this.vga();
+    // Palette modes come from v86's 6-bit DAC; direct-colour VBE modes are the guest's own bytes.
+    const mask = !vga || !vga.svga_enabled || vga.svga_bpp === 8 ? 0x030303 : 0;
     for (const l of layers) {
       const d = l.image_data.data;
       if (d.byteLength === 0) continue;
@@ -179,7 +192,8 @@ export class V86Display {
         for (let x = x0; x < x1; x++) {
           // RGBA bytes read as a little-endian word are 0xAABBGGRR; xRGB wants 0x00RRGGBB.
           const p = src[from + x]!;
-          this.fb[to + x] = ((p & 0xff) << 16) | (p & 0xff00) | ((p >>> 16) & 0xff);
+          const rgb = ((p & 0xff) << 16) | (p & 0xff00) | ((p >>> 16) & 0xff);
+          this.fb[to + x] = rgb | ((rgb >>> 6) & mask);
         }
       }
     }

@@ -11,12 +11,24 @@ import { QxlDevice } from '../../qxl/qxl-device.ts';
 import { QxlProducer } from '../../qxl/qxl-producer.ts';
 import { createLogger } from '../../util/logger.ts';
 import { V86Display, type V86Vga } from './v86-display.ts';
-import type { V86HostApi, V86StartOptions, V86WorkerApi, V86WorkerStats, GuestImage } from './v86-api.ts';
+import type { GuestImage, V86HostApi, V86StartOptions, V86WorkerApi, V86WorkerStats, VgaTextDump } from './v86-api.ts';
 
 const log = createLogger('v86-worker');
 
 /** Screen refresh: v86's own browser adapter redraws at display rate; 60 Hz here. */
 const PUMP_MS = 16;
+
+/** VGA state read for {@link V86Worker.vgaTextDump}. */
+interface VgaRegisters {
+  vga_memory: Uint8Array;
+  plane2: Uint8Array;
+  start_address: number;
+  max_cols: number;
+  max_rows: number;
+  max_scan_line: number;
+  clocking_mode: number;
+  graphical_mode: boolean;
+}
 
 /** The parts of a running V86 this worker uses beyond the typed API. */
 interface V86Internals {
@@ -25,7 +37,7 @@ interface V86Internals {
     send(name: string, value: unknown): void;
     register(name: string, fn: (value: never) => void, ctx: unknown): void;
   };
-  v86?: { cpu?: { devices?: { vga?: V86Vga } } };
+  v86?: { cpu?: { devices?: { vga?: V86Vga & VgaRegisters } } };
 }
 
 async function loadImage(img: GuestImage | undefined): Promise<{ buffer: ArrayBuffer } | undefined> {
@@ -160,6 +172,24 @@ export class V86Worker implements V86WorkerApi {
     const d = this.display;
     if (!d?.size) return null;
     return { width: d.size.width, height: d.size.height, pixels: d.framebuffer.slice() };
+  }
+
+  async vgaTextDump(): Promise<VgaTextDump | null> {
+    const vga = this.emulator?.v86?.cpu?.devices?.vga;
+    if (!vga || vga.graphical_mode) return null;
+    const start = vga.start_address << 1;
+    const cols = vga.max_cols;
+    const rows = vga.max_rows;
+    const t = this.display?.text;
+    return {
+      cols,
+      rows,
+      cells: vga.vga_memory.slice(start, start + cols * rows * 2),
+      font: vga.plane2.slice(0, 256 * 32),
+      fontHeight: (vga.max_scan_line & 31) + 1,
+      width9: !(vga.clocking_mode & 1),
+      cursor: t ? { row: t.cursor.row, col: t.cursor.col } : { row: -1, col: -1 },
+    };
   }
 
   async saveState(): Promise<ArrayBuffer> {
