@@ -1,6 +1,7 @@
 /** Helpers that drive the host page and the spice-html5 client page. */
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { renderTestPattern } from '../src/sources/test-pattern.ts';
+import type { VgaTextDump } from '../src/sources/v86/v86-api.ts';
 import { startStack, xrgbToRgb, type Stack } from './harness.ts';
 
 export interface HostPage {
@@ -135,4 +136,30 @@ export function useHostedSession(query = ''): { stack(): Stack; host(): HostPage
     await stack?.stop();
   });
   return { stack: () => stack!, host: () => host! };
+}
+
+/** The VM's VGA text screen as the guest holds it (null in graphics mode). */
+export async function vgaText(host: HostPage): Promise<VgaTextDump | null> {
+  return host.page.evaluate(async () => (await window.spiceHost!.vm!.remote.vgaTextDump()) ?? null);
+}
+
+/** Reloads the host page (a fresh VM boots) and waits until it serves again. */
+export async function reloadHost(host: HostPage): Promise<void> {
+  await host.page.reload();
+  await host.page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, {
+    timeout: 30_000,
+  });
+  const err = await host.page.evaluate(() => window.spiceHostError);
+  expect(err, `host page failed after reload: ${err}`).toBeUndefined();
+}
+
+/** Types into the guest through a spice-html5 client's canvas (Shift pressed explicitly for capitals). */
+export async function typeInHtml5(client: ClientPage, text: string): Promise<void> {
+  const canvas = client.page.locator('#spice_surface_0');
+  await expect(canvas).toBeVisible({ timeout: 20_000 });
+  await canvas.click();
+  for (const ch of text) {
+    if (/[A-Z]/.test(ch)) await client.page.keyboard.press(`Shift+Key${ch}`);
+    else await client.page.keyboard.type(ch);
+  }
 }

@@ -6,13 +6,15 @@
 import { expect, test } from '@playwright/test';
 import type { VgaTextDump } from '../src/sources/v86/v86-api.ts';
 import { spicyScreenshot } from './harness.ts';
-import { openHtml5, readHtml5Canvas, useHostedSession } from './pages.ts';
+import { openHtml5, readHtml5Canvas, useHostedSession, vgaText as readVgaText } from './pages.ts';
 import { compareTextScreen, textOf } from './vga-text.ts';
 
 const session = useHostedSession('&vm=bios');
 
 async function vgaText(): Promise<VgaTextDump> {
-  return session.host().page.evaluate(async () => (await window.spiceHost!.vm!.remote.vgaTextDump())!);
+  const dump = await readVgaText(session.host());
+  if (!dump) throw new Error('the VM is not in text mode');
+  return dump;
 }
 
 test.beforeAll(async () => {

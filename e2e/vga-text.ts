@@ -17,6 +17,9 @@ export interface CellMismatch {
   col: number;
   chr: number;
   attr: number;
+  /** The first differing pixel: what the picture has and what was expected (0xRRGGBB hex). */
+  got: string;
+  want: string;
 }
 
 /** Compares a client picture with the text screen, cell by cell; returns the cells that differ. */
@@ -40,17 +43,19 @@ export function compareTextScreen(
       const fg = PALETTE[attr & 15]!;
       const bg = PALETTE[(attr >> 4) & 7]!;
       let ok = true;
+      let got = 0;
+      let want = 0;
       for (let y = 0; y < ch && ok; y++) {
         const bits = dump.font[chr * 32 + y]!;
         for (let x = 0; x < cw && ok; x++) {
           const on = x < 8 ? (bits >> (7 - x)) & 1 : chr >= 0xc0 && chr <= 0xdf ? bits & 1 : 0;
-          const want = on ? fg : bg;
+          want = on ? fg : bg;
           const o = ((row * ch + y) * img.width + col * cw + x) * 3;
-          const got = (img.rgb[o]! << 16) | (img.rgb[o + 1]! << 8) | img.rgb[o + 2]!;
+          got = (img.rgb[o]! << 16) | (img.rgb[o + 1]! << 8) | img.rgb[o + 2]!;
           ok = got === want;
         }
       }
-      if (!ok) bad.push({ row, col, chr, attr });
+      if (!ok) bad.push({ row, col, chr, attr, got: got.toString(16), want: want.toString(16) });
     }
   }
   return bad;

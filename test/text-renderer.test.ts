@@ -65,6 +65,8 @@ describe('TextScreen', () => {
     expect(expandDac(0xa8a8a8)).toBe(0xaaaaaa);
     expect(expandDac(0xfcfcfc)).toBe(0xffffff);
     expect(expandDac(0x545454)).toBe(0x555555);
+    expect(expandDac(0x575757)).toBe(0x555555); // v86 fills odd values' low bits with ones
+    expect(expandDac(0xab57fc)).toBe(0xaa55ff);
     expect(expandDac(0)).toBe(0);
   });
 });

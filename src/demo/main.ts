@@ -1,7 +1,8 @@
 /** The demo page: hosts the default session on load and says how to connect. */
 import { SessionHost } from '../host/session-host.ts';
-import { sourceFromParams } from './source-params.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
+import { guessImageKind, listImages, loadState, stateMeta, storeImage, storeState, type ImageKind } from './persistence.ts';
+import { MissingFileError, resolveSource, type ResolvedSource } from './source-params.ts';
 
 const log = createLogger('demo');
 const params = new URLSearchParams(location.search);
@@ -10,7 +11,7 @@ const session = params.get('session') ?? 'default';
 const password = params.get('password') ?? (import.meta.env.VITE_SPICE_PASSWORD as string | undefined) ?? null;
 setLogLevel((params.get('log') as LogLevel | null) ?? 'info');
 
-const $ = (id: string): HTMLElement => document.getElementById(id)!;
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 const logLines: string[] = [];
 addLogListener((level, scope, message) => {
   logLines.push(`${new Date().toLocaleTimeString()} ${level} [${scope}] ${message}`);
@@ -23,13 +24,108 @@ declare global {
     /** The running session, for tests and the console. */
     spiceHost?: SessionHost;
     spiceHostError?: string;
+    /** What the page serves (its key names the saved-state slot). */
+    spiceSource?: { key: string; title: string };
   }
 }
 
+function banner(text: string): void {
+  const b = $('banner');
+  b.textContent = text;
+  b.hidden = false;
+}
+
+/** Reloads the page serving another source; connection settings are kept. */
+function serve(query: string): void {
+  const next = new URLSearchParams(query);
+  for (const k of ['relay', 'session', 'password', 'log']) {
+    const v = params.get(k);
+    if (v !== null) next.set(k, v);
+  }
+  location.search = next.toString();
+}
+
+async function setUpSourcePanel(current: string): Promise<void> {
+  const select = $<HTMLSelectElement>('source-select');
+  for (const img of await listImages()) {
+    const o = document.createElement('option');
+    o.value = `image=${img.id}`;
+    o.textContent = `${img.name} (${img.kind}, ${(img.size / 1048576).toFixed(1)} MiB)`;
+    select.append(o);
+  }
+  select.value = [...select.options].some((o) => o.value === current) ? current : '';
+  $('source-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    serve(select.value);
+  });
+  $<HTMLInputElement>('image-file').addEventListener('change', async (e) => {
+    const file = (e.target as HTMLInputElement).files?.[0];
+    if (!file) return;
+    const chosen = $<HTMLSelectElement>('image-kind').value;
+    const kind = (chosen === 'auto' ? guessImageKind(file.name, file.size) : chosen) as ImageKind;
+    banner(`Storing ${file.name} (${(file.size / 1048576).toFixed(1)} MiB)…`);
+    const meta = await storeImage(file.name, kind, await file.arrayBuffer());
+    serve(`image=${meta.id}`);
+  });
+  $('image-url-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const url = $<HTMLInputElement>('image-url').value.trim();
+    if (!url) return;
+    const chosen = $<HTMLSelectElement>('image-kind').value;
+    const kind = chosen === 'auto' ? guessImageKind(url, 0) : chosen;
+    serve(`${kind}=${encodeURIComponent(url)}`);
+  });
+}
+
+async function setUpVmControls(host: SessionHost, source: ResolvedSource): Promise<void> {
+  if (!host.vm) return;
+  $('vm-controls').hidden = false;
+  const info = $('state-info');
+  const show = async (): Promise<void> => {
+    const m = await stateMeta(source.key);
+    info.textContent = m ? `saved ${new Date(m.savedAt).toLocaleString()} (${(m.size / 1048576).toFixed(1)} MiB)` : 'no saved state';
+    $<HTMLButtonElement>('restore-state').disabled = !m;
+  };
+  $('save-state').addEventListener('click', async () => {
+    info.textContent = 'saving…';
+    await storeState(source.key, await host.vm!.remote.saveState());
+    log.info(`VM state saved for ${source.title}`);
+    await show();
+  });
+  $('restore-state').addEventListener('click', async () => {
+    const saved = await loadState(source.key);
+    if (!saved) return;
+    info.textContent = 'restoring…';
+    await host.vm!.remote.restoreState(saved.state);
+    log.info(`VM state of ${saved.meta.savedAt} restored`);
+    await show();
+  });
+  await show();
+}
+
+async function start(source: ResolvedSource): Promise<SessionHost> {
+  return SessionHost.start({ relayUrl, session, password, source: source.spec });
+}
+
 async function main(): Promise<void> {
+  const current = [...params.entries()]
+    .filter(([k]) => ['guest', 'image', 'vm'].includes(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  void setUpSourcePanel(current);
   try {
-    const source = sourceFromParams(params);
-    const host = await SessionHost.start({ relayUrl, session, password, source });
+    let source: ResolvedSource;
+    try {
+      source = await resolveSource(params);
+    } catch (e) {
+      if (!(e instanceof MissingFileError)) throw e;
+      // Without a BIOS or guest files the page still serves something: the test pattern.
+      banner(`${e.message} Serving the test pattern meanwhile.`);
+      log.warn(e.message);
+      source = { spec: { kind: 'test-pattern' }, key: 'test-pattern', title: 'Test pattern' };
+    }
+    window.spiceSource = { key: source.key, title: source.title };
+    const host = await start(source);
     window.spiceHost = host;
     const relayHttp = new URL(relayUrl);
     const native = host.relay.tcpPort ? `spice://${relayHttp.hostname}:${host.relay.tcpPort}` : '(no TCP port on this relay session)';
@@ -39,11 +135,12 @@ async function main(): Promise<void> {
     const client = new URL('/client.html', location.href);
     client.searchParams.set('url', wsUrl);
     if (password) client.searchParams.set('password', password);
-    ($('web-client') as HTMLAnchorElement).href = client.toString();
+    $<HTMLAnchorElement>('web-client').href = client.toString();
     $('password-state').textContent = password ? 'required (set with --password)' : 'none: any client may connect';
-    $('source').textContent = source.kind === 'v86' ? 'v86 virtual machine' : 'test pattern';
+    $('source').textContent = source.title;
     $('state').textContent = `serving session "${session}"`;
     $('state').className = 'state ok';
+    await setUpVmControls(host, source);
     const refresh = async (): Promise<void> => {
       const s = await host.stats();
       $('clients').textContent = String(s.server.clients);

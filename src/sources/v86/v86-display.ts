@@ -34,14 +34,18 @@ export interface V86Vga {
   screen_fill_buffer(): void;
   svga_enabled: boolean;
   svga_bpp: number;
+  /** Bochs DISPI enable register; bit 5 = the guest asked for an 8-bit DAC. */
+  dispi_enable_value: number;
 }
 
 /**
- * v86 turns 6-bit DAC values into 8 bits by shifting (63 → 252); VGA hardware
- * spans the full range (63 → 255). Each channel byte b = v << 2 becomes b | b >> 6.
+ * v86 widens the 6-bit DAC values a guest writes approximately (42 → 0xA8,
+ * 21 → 0x57); VGA hardware spans the range evenly (v·255/63: 42 → 0xAA,
+ * 21 → 0x55). Each channel is taken back to its 6 bits and widened properly.
  */
 export function expandDac(rgb: number): number {
-  return rgb | ((rgb >>> 6) & 0x030303);
+  const v = (rgb >>> 2) & 0x3f3f3f;
+  return (v << 2) | ((v >>> 4) & 0x030303);
 }
 
 /** Largest surface accepted from the guest (VBE up to 2560x1600). */
@@ -173,8 +177,8 @@ export class V86Display {
     const s = this.surface;
     if (!s || this.mode !== 'graphics') return;
     const vga = this.vga();
-    // Palette modes come from v86's 6-bit DAC; direct-colour VBE modes are the guest's own bytes.
-    const mask = !vga || !vga.svga_enabled || vga.svga_bpp === 8 ? 0x030303 : 0;
+    // Palette modes come from the 6-bit DAC; direct-colour VBE modes (and an 8-bit DAC) are the guest's own bytes.
+    const palette = !vga || ((!vga.svga_enabled || vga.svga_bpp === 8) && !(vga.dispi_enable_value & 32));
     for (const l of layers) {
       const d = l.image_data.data;
       if (d.byteLength === 0) continue;
@@ -193,7 +197,7 @@ export class V86Display {
           // RGBA bytes read as a little-endian word are 0xAABBGGRR; xRGB wants 0x00RRGGBB.
           const p = src[from + x]!;
           const rgb = ((p & 0xff) << 16) | (p & 0xff00) | ((p >>> 16) & 0xff);
-          this.fb[to + x] = rgb | ((rgb >>> 6) & mask);
+          this.fb[to + x] = palette ? expandDac(rgb) : rgb;
         }
       }
     }

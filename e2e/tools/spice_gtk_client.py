@@ -1,0 +1,501 @@
+#!/usr/bin/python3
+"""A scriptable spice-gtk client for the end-to-end tests.
+
+Built on SpiceClientGLib (the GLib half of spice-gtk: no window, no GTK), so
+what reaches the server is exactly what spice-gtk's own channel code sends.
+Run it with Debian's Python (it has gi and SpiceClientGLib 2.0):
+
+    /usr/bin/python3 e2e/tools/spice_gtk_client.py --host 127.0.0.1 --port 5900 [--password S] [--timeout 20]
+
+It connects, waits until the main and inputs channels are up and the display
+channel has its primary surface, then prints one line
+
+    {"ready":true,"width":W,"height":H,"mouseMode":M}
+
+and reads commands from stdin, one JSON object per line, answering each with
+one JSON line on stdout, in order: {"ok":true,...} or {"ok":false,"error":"..."}.
+A command's "id", if given, is copied into its reply. Commands:
+
+    {"cmd":"ping"}                              -> {"ok":true}
+    {"cmd":"wait-display"}                      -> {"ok":true,"width":W,"height":H,"format":F}
+    {"cmd":"mouse-mode"}                        -> {"ok":true,"mode":M}   (1 server, 2 client)
+    {"cmd":"request-mouse-mode","mode":M}       -> {"ok":true,"mode":M}   once the server switched
+    {"cmd":"key","scancode":K,"down":true}      -> {"ok":true,"code":C}   KEY_DOWN / KEY_UP
+    {"cmd":"key-press-release","scancode":K}    -> {"ok":true,"code":C}   press+release in one call
+    {"cmd":"key-locks","locks":L}               -> {"ok":true}            KEY_MODIFIERS (1 scroll, 2 num, 4 caps)
+    {"cmd":"motion","dx":DX,"dy":DY}            -> {"ok":true}            relative (server mouse mode)
+    {"cmd":"position","x":X,"y":Y[,"display":0]} -> {"ok":true}           absolute (client mouse mode)
+    {"cmd":"button","button":B,"down":true}     -> {"ok":true,"buttons":MASK}
+    {"cmd":"screenshot","path":"/tmp/x.ppm"}    -> {"ok":true,"width":W,"height":H,"path":P}
+    {"cmd":"quit"}                              -> {"ok":true}, then exit 0 (so does EOF on stdin)
+
+Scancodes are PC AT set-1 make codes. K may be a number or a string such as
+"0x1e"; an 0xE0-prefixed key is given either as 0xE0xx (e.g. 0xE04B for Left),
+as a list [0xE0, 0x4B], or in spice-gtk's own form 0x1xx (0x14B). C in the
+reply is the spice-gtk form that was passed to the inputs channel. Release
+codes are never given: spice-gtk sets bit 7 itself.
+
+Buttons are SPICE button codes (1 left, 2 middle, 3 right, 4 wheel up,
+5 wheel down). The script keeps the button mask the way spicy does: a press
+of 1-3 sets its bit, a release clears it, wheel buttons never have a bit;
+motion and position carry the current mask. "buttons" in a button reply is
+the mask after the event, as spice-gtk sent it.
+
+Input commands are answered after spice-gtk has written its messages to the
+socket (the channel is flushed first). Motion and position beyond spice-gtk's
+window of 8 unacknowledged messages are coalesced by spice-gtk and sent when
+the server's MOUSE_MOTION_ACK arrives, as in any spice-gtk client.
+
+Exit status: 0 after quit/EOF; 2 when the connection or authentication fails
+(a channel-event error, or the main channel closing before ready); 3 when
+--timeout expires before ready; 1 when the connection is lost later or on an
+internal error. The reason is always printed on stderr.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import sys
+
+import gi
+
+gi.require_version('SpiceClientGLib', '2.0')
+from gi.repository import GLib, GObject, SpiceClientGLib as Spice  # noqa: E402
+
+PROG = 'spice_gtk_client'
+
+# SPICE_SURFACE_FMT_*: both 32-bit formats are B,G,R,X/A bytes in memory.
+FMT_32_XRGB = 32
+FMT_32_ARGB = 96
+
+# SPICE_MOUSE_BUTTON_MASK_* bits spice-gtk adds/clears for these buttons.
+BUTTON_MASK = {1: 1 << 0, 2: 1 << 1, 3: 1 << 2, 6: 1 << 5, 7: 1 << 6}
+
+EVENT_ERRORS = {
+    'SPICE_CHANNEL_ERROR_CONNECT': 'could not connect',
+    'SPICE_CHANNEL_ERROR_TLS': 'TLS error',
+    'SPICE_CHANNEL_ERROR_LINK': 'link failed',
+    'SPICE_CHANNEL_ERROR_AUTH': 'authentication failed',
+    'SPICE_CHANNEL_ERROR_IO': 'I/O error',
+}
+
+
+class CommandError(Exception):
+    pass
+
+
+def to_int(value, name):
+    if isinstance(value, bool):
+        raise CommandError(f'{name}: expected a number, got {value!r}')
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            pass
+    raise CommandError(f'{name}: expected a number, got {value!r}')
+
+
+def spice_scancode(value):
+    """PC AT set-1 make code (0x1E, 0xE04B, [0xE0, 0x4B], 0x14B) -> spice-gtk's form (0x1E, 0x14B)."""
+    if isinstance(value, list):
+        codes = [to_int(v, 'scancode') for v in value]
+        if len(codes) == 1 and 0 < codes[0] < 0x80:
+            return codes[0]
+        if len(codes) == 2 and codes[0] == 0xE0 and 0 < codes[1] < 0x80:
+            return 0x100 | codes[1]
+        raise CommandError(f'scancode: unsupported byte sequence {value!r}')
+    code = to_int(value, 'scancode')
+    if 0 < code < 0x80:
+        return code
+    if 0xE000 < code < 0xE080:
+        return 0x100 | (code & 0xFF)
+    if 0x100 < code < 0x180:
+        return code
+    raise CommandError(f'scancode: unsupported value {value!r} (make codes only)')
+
+
+class Client:
+    def __init__(self, args):
+        self.args = args
+        self.loop = GLib.MainLoop()
+        self.exit_code = 0
+        self.main = None
+        self.inputs = None
+        self.display = None
+        self.ready = False
+        self.main_open = False
+        self.inputs_open = False
+        self.primary = None  # (format, width, height, stride, data pointer)
+        self.marked = False
+        self.buttons = 0
+        self.queue = []
+        self.busy = False
+        self.stdin_buf = b''
+        self.stdin_watch = None
+        self.mode_waiters = []
+
+        self.session = Spice.Session()
+        self.session.set_property('host', args.host)
+        self.session.set_property('port', str(args.port))
+        if args.password is not None:
+            self.session.set_property('password', args.password)
+        self.session.set_property('enable-audio', False)
+        self.session.set_property('enable-usbredir', False)
+        GObject.Object.connect(self.session, 'channel-new', self.on_channel_new)
+        GObject.Object.connect(self.session, 'disconnected', self.on_disconnected)
+
+    # ---- lifecycle ---------------------------------------------------------
+
+    def run(self):
+        self.timeout_id = GLib.timeout_add(int(self.args.timeout * 1000), self.on_timeout)
+        if not self.session.connect():
+            self.fail(2, f'cannot start connecting to {self.args.host}:{self.args.port}')
+            return 2
+        self.loop.run()
+        return self.exit_code
+
+    def fail(self, code, message):
+        sys.stderr.write(f'{PROG}: {message}\n')
+        sys.stderr.flush()
+        self.exit_code = code
+        if self.loop.is_running():
+            self.loop.quit()
+
+    def finish(self):
+        # The sockets close when the process exits; disconnecting first would
+        # only raise channel-closed events on the way out.
+        self.exit_code = 0
+        self.loop.quit()
+
+    def on_timeout(self):
+        self.timeout_id = None
+        if not self.ready:
+            missing = []
+            if not self.main_open:
+                missing.append('main channel')
+            if not self.inputs_open:
+                missing.append('inputs channel')
+            if self.primary is None:
+                missing.append('display primary surface')
+            self.fail(3, f'timed out after {self.args.timeout:g} s waiting for {", ".join(missing)} '
+                         f'({self.args.host}:{self.args.port})')
+        return False
+
+    def on_disconnected(self, _session):
+        if self.exit_code == 0 and self.loop.is_running():
+            self.fail(1 if self.ready else 2, 'session disconnected')
+
+    # ---- channels ----------------------------------------------------------
+
+    def on_channel_new(self, _session, channel):
+        GObject.Object.connect(channel, 'channel-event', self.on_channel_event)
+        if isinstance(channel, Spice.MainChannel):
+            self.main = channel
+            GObject.Object.connect(channel, 'notify::mouse-mode', self.on_mouse_mode)
+        elif isinstance(channel, Spice.InputsChannel):
+            self.inputs = channel
+        elif isinstance(channel, Spice.DisplayChannel) and channel.get_property('channel-id') == 0:
+            self.display = channel
+            GObject.Object.connect(channel, 'display-primary-create', self.on_primary_create)
+            GObject.Object.connect(channel, 'display-primary-destroy', self.on_primary_destroy)
+            GObject.Object.connect(channel, 'display-mark', self.on_mark)
+        if not isinstance(channel, Spice.MainChannel):
+            # The application connects the channels the main channel announces (as spicy does).
+            Spice.Channel.connect(channel)
+
+    def channel_name(self, channel):
+        kind = type(channel).__name__.replace('Channel', '').lower() or 'channel'
+        return f'{kind} channel {channel.get_property("channel-id")}'
+
+    def on_channel_event(self, channel, event):
+        nick = event.value_name if hasattr(event, 'value_name') else str(event)
+        if nick in EVENT_ERRORS:
+            detail = ''
+            err = channel.get_error()
+            if err is not None:
+                detail = f': {err.message}'
+            code = 2 if not self.ready else 1
+            self.fail(code, f'{self.channel_name(channel)}: {EVENT_ERRORS[nick]}{detail} '
+                            f'({self.args.host}:{self.args.port})')
+            return
+        if nick == 'SPICE_CHANNEL_OPENED':
+            if channel is self.main:
+                self.main_open = True
+            elif channel is self.inputs:
+                self.inputs_open = True
+            self.check_ready()
+        elif nick == 'SPICE_CHANNEL_CLOSED':
+            if channel is self.main or channel is self.inputs or channel is self.display:
+                if self.exit_code == 0 and self.loop.is_running():
+                    self.fail(2 if not self.ready else 1, f'{self.channel_name(channel)} closed by the server')
+
+    def on_primary_create(self, _channel, fmt, width, height, stride, _shmid, data):
+        self.primary = (fmt, width, height, stride, data)
+        self.check_ready()
+
+    def on_primary_destroy(self, _channel):
+        self.primary = None
+        self.marked = False
+
+    def on_mark(self, _channel, mark):
+        self.marked = bool(mark)
+
+    def on_mouse_mode(self, _channel, _pspec):
+        mode = self.main.get_property('mouse-mode')
+        waiters, self.mode_waiters = self.mode_waiters, []
+        for want, done, timer in waiters:
+            if mode == want:
+                GLib.source_remove(timer)
+                done({'mode': mode})
+            else:
+                self.mode_waiters.append((want, done, timer))
+
+    def check_ready(self):
+        if self.ready or not (self.main_open and self.inputs_open and self.primary is not None):
+            return
+        self.ready = True
+        if self.timeout_id is not None:
+            GLib.source_remove(self.timeout_id)
+            self.timeout_id = None
+        fmt, width, height, _stride, _data = self.primary
+        self.write({'ready': True, 'width': width, 'height': height, 'format': fmt,
+                    'mouseMode': self.main.get_property('mouse-mode')})
+        flags = GLib.IOCondition.IN | GLib.IOCondition.HUP | GLib.IOCondition.ERR
+        self.stdin_watch = GLib.io_add_watch(sys.stdin.fileno(), GLib.PRIORITY_DEFAULT, flags, self.on_stdin)
+
+    # ---- command loop ------------------------------------------------------
+
+    def write(self, obj):
+        sys.stdout.write(json.dumps(obj) + '\n')
+        sys.stdout.flush()
+
+    def on_stdin(self, fd, _condition):
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError as e:
+            self.fail(1, f'reading stdin: {e}')
+            return False
+        if not chunk:
+            self.queue.append(None)  # EOF: quit once earlier commands are answered
+            self.pump()
+            self.stdin_watch = None
+            return False
+        self.stdin_buf += chunk
+        while b'\n' in self.stdin_buf:
+            line, self.stdin_buf = self.stdin_buf.split(b'\n', 1)
+            if line.strip():
+                self.queue.append(line)
+        self.pump()
+        return True
+
+    def pump(self):
+        while not self.busy and self.queue:
+            line = self.queue.pop(0)
+            if line is None:
+                self.finish()
+                return
+            self.busy = True
+            self.dispatch(line)
+
+    def dispatch(self, line):
+        cmd_id = None
+        answered = False
+
+        def done(reply=None, error=None):
+            nonlocal answered
+            if answered:
+                return
+            answered = True
+            out = {'ok': error is None}
+            if error is not None:
+                out['error'] = error
+            if reply:
+                out.update(reply)
+            if cmd_id is not None:
+                out['id'] = cmd_id
+            self.write(out)
+            self.busy = False
+            GLib.idle_add(self.pump_idle)
+
+        try:
+            try:
+                cmd = json.loads(line)
+            except ValueError as e:
+                raise CommandError(f'not JSON: {e}')
+            if not isinstance(cmd, dict) or not isinstance(cmd.get('cmd'), str):
+                raise CommandError('expected an object with a string "cmd"')
+            cmd_id = cmd.get('id')
+            handler = getattr(self, 'cmd_' + cmd['cmd'].replace('-', '_'), None)
+            if handler is None:
+                raise CommandError(f'unknown command {cmd["cmd"]!r}')
+            handler(cmd, done)
+        except CommandError as e:
+            done(error=str(e))
+        except Exception as e:  # an internal error is reported, not fatal
+            done(error=f'{type(e).__name__}: {e}')
+
+    def pump_idle(self):
+        self.pump()
+        return False
+
+    def flushed(self, channel, done, reply=None):
+        """Answers once spice-gtk has written everything queued on the channel."""
+
+        def on_flush(ch, result, _data):
+            try:
+                ch.flush_finish(result)
+            except GLib.Error as e:
+                done(error=f'flush failed: {e.message}')
+                return
+            done(reply)
+
+        channel.flush_async(None, on_flush, None)
+
+    # ---- commands ----------------------------------------------------------
+
+    def cmd_ping(self, _cmd, done):
+        done()
+
+    def cmd_quit(self, _cmd, done):
+        done()
+        self.queue.insert(0, None)
+
+    def cmd_wait_display(self, _cmd, done):
+        fmt, width, height, _stride, _data = self.primary
+        done({'width': width, 'height': height, 'format': fmt})
+
+    def cmd_mouse_mode(self, _cmd, done):
+        done({'mode': self.main.get_property('mouse-mode')})
+
+    def cmd_request_mouse_mode(self, cmd, done):
+        mode = to_int(cmd.get('mode'), 'mode')
+        if mode not in (1, 2):
+            raise CommandError('mode: expected 1 (server) or 2 (client)')
+        if self.main.get_property('mouse-mode') == mode:
+            done({'mode': mode})
+            return
+        ms = int(cmd.get('timeoutMs', 5000))
+
+        def expire():
+            self.mode_waiters = [w for w in self.mode_waiters if w[2] != timer]
+            done(error=f'mouse mode stayed {self.main.get_property("mouse-mode")} for {ms} ms')
+            return False
+
+        timer = GLib.timeout_add(ms, expire)
+        self.mode_waiters.append((mode, done, timer))
+        self.main.request_mouse_mode(mode)
+
+    def cmd_key(self, cmd, done):
+        code = spice_scancode(cmd.get('scancode'))
+        if not isinstance(cmd.get('down'), bool):
+            raise CommandError('down: expected true or false')
+        if cmd['down']:
+            self.inputs.key_press(code)
+        else:
+            self.inputs.key_release(code)
+        self.flushed(self.inputs, done, {'code': code})
+
+    def cmd_key_press_release(self, cmd, done):
+        code = spice_scancode(cmd.get('scancode'))
+        self.inputs.key_press_and_release(code)
+        self.flushed(self.inputs, done, {'code': code})
+
+    def cmd_key_locks(self, cmd, done):
+        self.inputs.set_key_locks(to_int(cmd.get('locks'), 'locks'))
+        self.flushed(self.inputs, done)
+
+    def cmd_motion(self, cmd, done):
+        dx = to_int(cmd.get('dx'), 'dx')
+        dy = to_int(cmd.get('dy'), 'dy')
+        self.inputs.motion(dx, dy, self.buttons)
+        self.flushed(self.inputs, done)
+
+    def cmd_position(self, cmd, done):
+        x = to_int(cmd.get('x'), 'x')
+        y = to_int(cmd.get('y'), 'y')
+        display = to_int(cmd.get('display', 0), 'display')
+        self.inputs.position(x, y, display, self.buttons)
+        self.flushed(self.inputs, done)
+
+    def cmd_button(self, cmd, done):
+        button = to_int(cmd.get('button'), 'button')
+        if not 1 <= button <= 7:
+            raise CommandError('button: expected 1..7')
+        if not isinstance(cmd.get('down'), bool):
+            raise CommandError('down: expected true or false')
+        bit = BUTTON_MASK.get(button, 0)
+        if cmd['down']:
+            self.inputs.button_press(button, self.buttons)
+            self.buttons |= bit
+        else:
+            self.inputs.button_release(button, self.buttons)
+            self.buttons &= ~bit
+        self.flushed(self.inputs, done, {'buttons': self.buttons})
+
+    def cmd_screenshot(self, cmd, done):
+        path = cmd.get('path')
+        if not isinstance(path, str) or not path:
+            raise CommandError('path: expected a file name')
+        fmt, width, height, stride, data = self.current_primary()
+        if fmt not in (FMT_32_XRGB, FMT_32_ARGB):
+            raise CommandError(f'unsupported surface format {fmt}')
+        if not data:
+            raise CommandError('the primary surface has no data')
+        raw = ctypes.string_at(data, stride * height)
+        rgb = bytearray(width * height * 3)
+        if stride == width * 4:
+            rgb[0::3] = raw[2::4]
+            rgb[1::3] = raw[1::4]
+            rgb[2::3] = raw[0::4]
+        else:
+            row_bytes = width * 3
+            for y in range(height):
+                row = raw[y * stride:y * stride + width * 4]
+                o = y * row_bytes
+                rgb[o:o + row_bytes:3] = row[2::4]
+                rgb[o + 1:o + row_bytes:3] = row[1::4]
+                rgb[o + 2:o + row_bytes:3] = row[0::4]
+        tmp = path + '.tmp'
+        with open(tmp, 'wb') as f:
+            f.write(b'P6\n%d %d\n255\n' % (width, height))
+            f.write(rgb)
+        os.replace(tmp, path)
+        done({'width': width, 'height': height, 'path': path})
+
+    def current_primary(self):
+        """The primary surface as spice-gtk holds it now (get_primary), else what primary-create gave."""
+        primary = Spice.DisplayPrimary()
+        try:
+            if self.display.get_primary(0, primary) and primary.data:
+                return (primary.format, primary.width, primary.height, primary.stride, primary.data)
+        except (AttributeError, TypeError):
+            pass
+        if self.primary is None:
+            raise CommandError('no primary surface')
+        return self.primary
+
+
+def main():
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, required=True)
+    parser.add_argument('--password', default=None)
+    parser.add_argument('--timeout', type=float, default=20.0,
+                        help='seconds to wait for the connection to be ready (default 20)')
+    args = parser.parse_args()
+    try:
+        code = Client(args).run()
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: spice-gtk's coroutines and GObject finalizers
+    # have nothing left to do and can only make a clean exit noisy.
+    os._exit(code)
+
+
+if __name__ == '__main__':
+    main()
