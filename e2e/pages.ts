@@ -163,3 +163,34 @@ export async function typeInHtml5(client: ClientPage, text: string): Promise<voi
     else await client.page.keyboard.type(ch);
   }
 }
+
+/** The guest's own framebuffer (32-bpp VBE modes) as R,G,B bytes, or null. */
+export async function guestPicture(host: HostPage): Promise<{ width: number; height: number; rgb: Uint8Array } | null> {
+  const fb = await host.page.evaluate(async () => (await window.spiceHost!.vm!.remote.guestFramebuffer()) ?? null);
+  if (!fb) return null;
+  const rgb = new Uint8Array(fb.width * fb.height * 3);
+  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
+    rgb[j] = fb.bytes[i + 2]!;
+    rgb[j + 1] = fb.bytes[i + 1]!;
+    rgb[j + 2] = fb.bytes[i]!;
+  }
+  return { width: fb.width, height: fb.height, rgb };
+}
+
+/** What the page's v86 display currently shows (our converted framebuffer) as R,G,B bytes. */
+export async function vmDisplayPicture(host: HostPage): Promise<{ width: number; height: number; rgb: Uint8Array } | null> {
+  const fb = await host.page.evaluate(async () => (await window.spiceHost!.vm!.remote.framebuffer()) ?? null);
+  return fb ? { width: fb.width, height: fb.height, rgb: xrgbToRgb(fb.pixels) } : null;
+}
+
+/** Waits until the guest's picture stops changing (two equal reads 300 ms apart); returns it. */
+export async function settledGuestPicture(host: HostPage): Promise<{ width: number; height: number; rgb: Uint8Array }> {
+  let last = await guestPicture(host);
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await guestPicture(host);
+    if (last && now && now.width === last.width && Buffer.compare(Buffer.from(now.rgb), Buffer.from(last.rgb)) === 0) return now;
+    last = now;
+  }
+  throw new Error('the guest picture did not settle within 15 s');
+}

@@ -31,6 +31,7 @@ export type SpiceGtkCommand =
   | { cmd: 'key'; scancode: Scancode; down: boolean }
   | { cmd: 'key-press-release'; scancode: Scancode }
   | { cmd: 'key-locks'; locks: number }
+  | { cmd: 'get-locks' }
   | { cmd: 'motion'; dx: number; dy: number }
   | { cmd: 'position'; x: number; y: number; display?: number }
   | { cmd: 'button'; button: number; down: boolean }
@@ -67,6 +68,8 @@ export interface SpiceGtkClient {
   /** spice_inputs_channel_key_press_and_release (KEY_SCANCODE when the server has the cap). */
   keyPressRelease(scancode: Scancode): Promise<number>;
   keyLocks(locks: number): Promise<void>;
+  /** The lock state the server last announced (INIT or KEY_MODIFIERS). */
+  getLocks(): Promise<number>;
   /** Relative motion (server mouse mode). */
   motion(dx: number, dy: number): Promise<void>;
   /** Absolute position (client mouse mode). */
@@ -243,6 +246,9 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     },
     async keyLocks(locks) {
       await call({ cmd: 'key-locks', locks });
+    },
+    async getLocks() {
+      return (await call({ cmd: 'get-locks' })).locks as number;
     },
     async motion(dx, dy) {
       await call({ cmd: 'motion', dx, dy });

@@ -22,7 +22,11 @@ export interface CellMismatch {
   want: string;
 }
 
-/** Compares a client picture with the text screen, cell by cell; returns the cells that differ. */
+/**
+ * Compares a client picture with the text screen, cell by cell; returns the
+ * cells that differ. Blinking cells (attribute bit 7 while blinking is on) show
+ * or hide their glyph with the blink phase and are left out.
+ */
 export function compareTextScreen(
   img: RgbImage,
   dump: VgaTextDump,
@@ -40,8 +44,9 @@ export function compareTextScreen(
       const i = (row * dump.cols + col) * 2;
       const chr = dump.cells[i]!;
       const attr = dump.cells[i + 1]!;
+      if (dump.blinkEnabled && attr & 0x80) continue;
       const fg = PALETTE[attr & 15]!;
-      const bg = PALETTE[(attr >> 4) & 7]!;
+      const bg = PALETTE[dump.blinkEnabled ? (attr >> 4) & 7 : attr >> 4]!;
       let ok = true;
       let got = 0;
       let want = 0;

@@ -18,6 +18,7 @@ try {
   }
   const s = await serve(o);
   let browser: Browser | null = null;
+  let serving = 'the test pattern';
   const stop = async (): Promise<void> => {
     await browser?.close();
     await s.stop();
@@ -26,6 +27,10 @@ try {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: o.headless,
+      // Our own handlers stop relay, server and browser in order and exit 0.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
       args: o.headless ? CHROMIUM_ARGS : CHROMIUM_ARGS.filter((a) => a !== '--headless'),
     });
     const page = await browser.newPage();
@@ -37,12 +42,15 @@ try {
     });
     const err = await page.evaluate(() => window.spiceHostError);
     if (err) throw new Error(`the page could not host the session: ${err}`);
+    serving = (await page.evaluate(() => window.spiceSource?.title)) ?? serving;
+    const warning = await page.evaluate(() => (document.getElementById('banner')?.hidden ? '' : document.getElementById('banner')?.textContent));
+    if (warning) process.stderr.write(`warning: ${warning}\n`);
   } catch (e) {
     await stop();
     throw e;
   }
   process.stdout.write(
-    `\nspice-web-server is hosting session "${o.session}" in ${o.headless ? 'headless ' : ''}Chromium\n` +
+    `\nspice-web-server is hosting session "${o.session}" in ${o.headless ? 'headless ' : ''}Chromium, serving ${serving}\n` +
       `  remote-viewer ${s.nativeUrl ?? '(TCP off)'}\n` +
       `  spice-html5:  ${s.webSocketUrl}\n` +
       `  web client:   ${new URL('/client.html', s.pageUrl).toString()}?url=${encodeURIComponent(s.webSocketUrl)}\n` +

@@ -2,8 +2,9 @@
  * Shared by `npm start` and `npm run host`: parses the options, starts the
  * relay and the Vite server for the demo page, and stops both cleanly.
  */
-import { join } from 'node:path';
-import { createServer, type ViteDevServer } from 'vite';
+import { createReadStream, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { RelayServer } from '../src/relay/relay-server.ts';
 import { createLogger, setLogLevel, type LogLevel } from '../src/util/logger.ts';
 
@@ -19,7 +20,16 @@ export interface ServeOptions {
   password: string | null;
   session: string;
   logLevel: LogLevel;
+  /** Built-in guest name or a local disk image path. */
+  guest: string | null;
+  kernel: string | null;
+  initrd: string | null;
+  cmdline: string | null;
+  memoryMB: number | null;
 }
+
+/** The built-in guests (see src/demo/source-params.ts). */
+export const GUEST_NAMES = ['graphics', 'text', 'linux', 'bios'] as const;
 
 export const SERVE_HELP = `Options:
   --password TEXT      clients must give this password (default: none, anyone may connect)
@@ -28,6 +38,13 @@ export const SERVE_HELP = `Options:
   --relay-port N       relay WebSocket port (default 8765)
   --tcp-port N|off     TCP port for remote-viewer/spicy (default 5900)
   --session NAME       relay session name (default "default"; only it gets the TCP port)
+  --guest NAME|PATH    serve a VM: a built-in guest (graphics, text, linux, bios) or a
+                       disk image file (floppy up to 2.88 MB, hard disk, or .iso CD-ROM);
+                       default: the test pattern
+  --kernel PATH        boot a Linux kernel (bzImage) instead of a disk; with
+  --initrd PATH        its initramfs, and
+  --cmdline TEXT       its command line
+  --memory MB          VM memory (default 64, 128 for kernels, 256 for linux)
   --log-level LEVEL    debug | info | warn | error (default info)
   -h, --help           show this help
 `;
@@ -43,6 +60,11 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     password: null,
     session: 'default',
     logLevel: 'info',
+    guest: null,
+    kernel: null,
+    initrd: null,
+    cmdline: null,
+    memoryMB: null,
   };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -82,6 +104,25 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
       case '--session':
         o.session = value() ?? o.session;
         break;
+      case '--guest':
+        o.guest = value() ?? null;
+        break;
+      case '--kernel':
+        o.kernel = value() ?? null;
+        break;
+      case '--initrd':
+        o.initrd = value() ?? null;
+        break;
+      case '--cmdline':
+        o.cmdline = value() ?? null;
+        break;
+      case '--memory': {
+        const v = value();
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 16 || n > 2048) throw new Error(`--memory: expected MiB from 16 to 2048, got "${v}"`);
+        o.memoryMB = n;
+        break;
+      }
       case '--log-level':
         o.logLevel = (value() ?? 'info') as LogLevel;
         break;
@@ -100,21 +141,81 @@ export interface Served {
   stop(): Promise<void>;
 }
 
+/** Files given on the command line, served to the page under /local/NAME. */
+function localFilesPlugin(files: Map<string, string>): Plugin {
+  return {
+    name: 'spice-web-server-local-files',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const m = /^\/local\/([^/?]+)/.exec(req.url ?? '');
+        const path = m ? files.get(decodeURIComponent(m[1]!)) : undefined;
+        if (!path) return next();
+        res.setHeader('Content-Type', 'application/octet-stream');
+        res.setHeader('Content-Length', String(statSync(path).size));
+        res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+        if (req.method === 'HEAD') return void res.end();
+        createReadStream(path).pipe(res);
+      });
+    },
+  };
+}
+
+/** Turns --guest/--kernel/--initrd into page query parameters, registering local files. */
+export function guestQuery(o: ServeOptions, files: Map<string, string>): URLSearchParams {
+  const q = new URLSearchParams();
+  const local = (path: string): string => {
+    const full = resolve(path);
+    let size: number;
+    try {
+      size = statSync(full).size;
+    } catch {
+      throw new Error(`no such file: ${full}`);
+    }
+    if (size === 0) throw new Error(`${full} is empty`);
+    const name = `${files.size}-${basename(full)}`;
+    files.set(name, full);
+    return `/local/${encodeURIComponent(name)}`;
+  };
+  if (o.kernel) {
+    q.set('bzimage', local(o.kernel));
+    if (o.initrd) q.set('initrd', local(o.initrd));
+    if (o.cmdline) q.set('cmdline', o.cmdline);
+  } else if (o.guest && (GUEST_NAMES as readonly string[]).includes(o.guest)) {
+    if (o.guest === 'bios') q.set('vm', 'bios');
+    else q.set('guest', o.guest);
+  } else if (o.guest) {
+    const url = local(o.guest);
+    const size = statSync(resolve(o.guest)).size;
+    q.set(/\.iso$/i.test(o.guest) ? 'cdrom' : size <= 2949120 ? 'fda' : 'hda', url);
+  }
+  if (o.memoryMB) q.set('memory', String(o.memoryMB));
+  return q;
+}
+
 /** Starts relay + demo page server. */
 export async function serve(o: ServeOptions): Promise<Served> {
+  const files = new Map<string, string>();
+  const query = guestQuery(o, files);
   setLogLevel(o.logLevel);
   const relay = new RelayServer({ host: o.host, port: o.relayPort, tcpPort: o.tcpPort });
   const ports = await relay.start();
   if (o.password) process.env.VITE_SPICE_PASSWORD = o.password;
   let vite: ViteDevServer;
+  // Vite exits the process on SIGTERM (code 143) and when stdin ends; these scripts
+  // own the process lifecycle (relay, browser, then exit 0), so its listeners are detached.
+  const sigterm = new Set(process.listeners('SIGTERM'));
+  const stdinEnd = new Set(process.stdin.listeners('end'));
   try {
     vite = await createServer({
       configFile: join(import.meta.dirname, '..', 'vite.config.ts'),
       root: join(import.meta.dirname, '..'),
       logLevel: 'warn',
       server: { host: o.host, port: o.port, strictPort: true },
+      plugins: [localFilesPlugin(files)],
     });
     await vite.listen();
+    for (const l of process.listeners('SIGTERM')) if (!sigterm.has(l)) process.off('SIGTERM', l);
+    for (const l of process.stdin.listeners('end')) if (!stdinEnd.has(l)) process.stdin.off('end', l as () => void);
   } catch (e) {
     await relay.stop();
     throw e;
@@ -123,6 +224,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const page = new URL(`http://${o.host}:${o.port}/`);
   if (ports.port !== 8765 || o.host !== '127.0.0.1') page.searchParams.set('relay', relayUrl);
   if (o.session !== 'default') page.searchParams.set('session', o.session);
+  for (const [k, v] of query) page.searchParams.set(k, v);
   return {
     pageUrl: page.toString(),
     relayUrl,

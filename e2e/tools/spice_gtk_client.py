@@ -23,6 +23,7 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"key","scancode":K,"down":true}      -> {"ok":true,"code":C}   KEY_DOWN / KEY_UP
     {"cmd":"key-press-release","scancode":K}    -> {"ok":true,"code":C}   press+release in one call
     {"cmd":"key-locks","locks":L}               -> {"ok":true}            KEY_MODIFIERS (1 scroll, 2 num, 4 caps)
+    {"cmd":"get-locks"}                         -> {"ok":true,"locks":L}  the server's last INIT/KEY_MODIFIERS
     {"cmd":"motion","dx":DX,"dy":DY}            -> {"ok":true}            relative (server mouse mode)
     {"cmd":"position","x":X,"y":Y[,"display":0]} -> {"ok":true}           absolute (client mouse mode)
     {"cmd":"button","button":B,"down":true}     -> {"ok":true,"buttons":MASK}
@@ -402,6 +403,10 @@ class Client:
         code = spice_scancode(cmd.get('scancode'))
         self.inputs.key_press_and_release(code)
         self.flushed(self.inputs, done, {'code': code})
+
+    def cmd_get_locks(self, _cmd, done):
+        # What the server last told this client about the guest's locks (INIT / KEY_MODIFIERS).
+        done({'locks': self.inputs.get_property('key-modifiers')})
 
     def cmd_key_locks(self, cmd, done):
         self.inputs.set_key_locks(to_int(cmd.get('locks'), 'locks'))

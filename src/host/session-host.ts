@@ -102,6 +102,7 @@ export class SessionHost {
         {
           createPrimary: (w, h) => worker.createPrimary(w, h),
           absoluteMouse: (on) => server.setAbsoluteMouse(on),
+          keyboardLeds: (leds) => server.broadcastKeyModifiers(leds),
         },
       );
       inputs.next = host.vm;

@@ -34,7 +34,7 @@ export type InputEvent =
  * Keeps the last events (bounded) and passes each on to `next`, the source's
  * own sink, if there is one. Pages expose it so tests see what arrived.
  */
-export class RecordingInputSink implements InputSink {
+export class RecordingInputSink implements InputSink, KeyModifierSource {
   readonly events: InputEvent[] = [];
   constructor(
     private readonly limit = 1000,
@@ -44,6 +44,11 @@ export class RecordingInputSink implements InputSink {
   private add(e: InputEvent): void {
     this.events.push(e);
     if (this.events.length > this.limit) this.events.splice(0, this.events.length - this.limit);
+  }
+  /** The source's LED state, if it has one. */
+  getKeyModifiers(): number {
+    const next = this.next as (InputSink & Partial<KeyModifierSource>) | null;
+    return next?.getKeyModifiers?.() ?? 0;
   }
   keyDown(scancode: readonly number[]): void {
     this.add({ kind: 'keyDown', scancode: [...scancode] });

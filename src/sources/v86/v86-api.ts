@@ -30,6 +30,8 @@ export interface V86HostApi {
   absoluteMouse(enabled: boolean): void;
   /** One line the guest wrote to its first serial port. */
   serialLine(line: string): void;
+  /** The guest set its keyboard LEDs (SPICE modifier bits: 1 scroll, 2 num, 4 caps). */
+  keyboardLeds(leds: number): void;
 }
 
 export interface V86WorkerStats {
@@ -39,6 +41,8 @@ export interface V86WorkerStats {
   absoluteMouse: boolean;
   surfacesCreated: number;
   pending: boolean;
+  /** The guest's keyboard LEDs (SPICE modifier bits). */
+  leds: number;
 }
 
 /** The guest's raw VGA text state, read from VGA memory (not from our renderer). */
@@ -52,7 +56,18 @@ export interface VgaTextDump {
   fontHeight: number;
   /** 9-pixel character cells. */
   width9: boolean;
+  /** Attribute bit 7 means blink (else it selects the bright backgrounds). */
+  blinkEnabled: boolean;
   cursor: { row: number; col: number };
+}
+
+/** The guest's own framebuffer bytes in a direct-colour VBE mode (not our converted copy). */
+export interface GuestFramebuffer {
+  width: number;
+  height: number;
+  bpp: number;
+  /** Rows of B,G,R,x bytes as the guest wrote them (32 bpp), width·4 per row. */
+  bytes: Uint8Array;
 }
 
 export interface V86WorkerApi {
@@ -67,6 +82,8 @@ export interface V86WorkerApi {
   textScreen(): Promise<{ lines: string[]; cursor: { row: number; col: number } }>;
   framebuffer(): Promise<{ width: number; height: number; pixels: Uint32Array } | null>;
   vgaTextDump(): Promise<VgaTextDump | null>;
+  /** Null unless the guest is in a 32-bpp VBE mode. */
+  guestFramebuffer(): Promise<GuestFramebuffer | null>;
   saveState(): Promise<ArrayBuffer>;
   restoreState(state: ArrayBuffer): Promise<void>;
   stop(): Promise<void>;

@@ -4,7 +4,8 @@
  * buttons, wheel) and relays the worker's display requests to the RedWorker.
  */
 import * as Comlink from 'comlink';
-import type { InputSink } from '../../server/input-sink.ts';
+import type { InputSink, KeyModifierSource } from '../../server/input-sink.ts';
+import { KeyModifier } from '../../protocol/constants.ts';
 import { createLogger } from '../../util/logger.ts';
 import type { V86StartOptions, V86WorkerApi, V86WorkerStats } from './v86-api.ts';
 
@@ -18,10 +19,21 @@ export interface V86SourceHooks {
   /** The guest turned its absolute pointer on or off. */
   absoluteMouse(enabled: boolean): void;
   serialLine?(line: string): void;
+  /** The guest's keyboard LEDs changed (tell the clients). */
+  keyboardLeds?(leds: number): void;
 }
 
-export class V86Source implements InputSink {
+/** Set-1 make codes of the lock keys, to toggle the guest's state. */
+const LOCK_KEYS: ReadonlyArray<[number, number]> = [
+  [KeyModifier.CAPS_LOCK, 0x3a],
+  [KeyModifier.NUM_LOCK, 0x45],
+  [KeyModifier.SCROLL_LOCK, 0x46],
+];
+
+export class V86Source implements InputSink, KeyModifierSource {
   private readonly buttons = { left: false, middle: false, right: false };
+  /** The guest's LEDs as last reported. */
+  private leds = 0;
   /** Last lines the guest wrote to its serial port (bounded). */
   readonly serial: string[] = [];
 
@@ -42,6 +54,10 @@ export class V86Source implements InputSink {
       Comlink.proxy({
         createPrimary: (w: number, h: number) => hooks.createPrimary(w, h),
         absoluteMouse: (on: boolean) => hooks.absoluteMouse(on),
+        keyboardLeds: (leds: number) => {
+          source.leds = leds;
+          hooks.keyboardLeds?.(leds);
+        },
         serialLine: (line: string) => {
           source.serial.push(line);
           if (source.serial.length > 500) source.serial.shift();
@@ -61,8 +77,15 @@ export class V86Source implements InputSink {
     this.remote.keyboard([...scancode]);
   }
 
-  setKeyModifiers(_modifiers: number): void {
-    // Lock-state sync with the guest needs its LED state; not tracked yet.
+  getKeyModifiers(): number {
+    return this.leds;
+  }
+
+  /** The client's lock state differs from the guest's: press the lock keys that differ (as spice-server does). */
+  setKeyModifiers(modifiers: number): void {
+    for (const [bit, make] of LOCK_KEYS) {
+      if ((modifiers & bit) !== (this.leds & bit)) this.remote.keyboard([make, make | 0x80]);
+    }
   }
 
   // Button state comes from PRESS/RELEASE only: spice-html5's motion masks are unreliable.

@@ -11,7 +11,15 @@ import { QxlDevice } from '../../qxl/qxl-device.ts';
 import { QxlProducer } from '../../qxl/qxl-producer.ts';
 import { createLogger } from '../../util/logger.ts';
 import { V86Display, type V86Vga } from './v86-display.ts';
-import type { GuestImage, V86HostApi, V86StartOptions, V86WorkerApi, V86WorkerStats, VgaTextDump } from './v86-api.ts';
+import type {
+  GuestFramebuffer,
+  GuestImage,
+  V86HostApi,
+  V86StartOptions,
+  V86WorkerApi,
+  V86WorkerStats,
+  VgaTextDump,
+} from './v86-api.ts';
 
 const log = createLogger('v86-worker');
 
@@ -27,7 +35,12 @@ interface VgaRegisters {
   max_rows: number;
   max_scan_line: number;
   clocking_mode: number;
+  attribute_mode: number;
   graphical_mode: boolean;
+  svga_memory: Uint8Array;
+  svga_offset: number;
+  svga_width: number;
+  svga_height: number;
 }
 
 /** The parts of a running V86 this worker uses beyond the typed API. */
@@ -37,7 +50,12 @@ interface V86Internals {
     send(name: string, value: unknown): void;
     register(name: string, fn: (value: never) => void, ctx: unknown): void;
   };
-  v86?: { cpu?: { devices?: { vga?: V86Vga & VgaRegisters } } };
+  v86?: {
+    cpu?: {
+      devices?: { vga?: V86Vga & VgaRegisters; ps2?: { next_read_led: boolean } };
+      io?: { ports: Array<{ write8: (this: unknown, value: number) => void }> };
+    };
+  };
 }
 
 async function loadImage(img: GuestImage | undefined): Promise<{ buffer: ArrayBuffer } | undefined> {
@@ -55,6 +73,7 @@ export class V86Worker implements V86WorkerApi {
   private host: V86HostApi | null = null;
   private absolute = false;
   private serialLine = '';
+  private leds = 0;
 
   async start(opts: V86StartOptions, host: V86HostApi): Promise<void> {
     this.host = host;
@@ -118,10 +137,38 @@ export class V86Worker implements V86WorkerApi {
       } else if (byte !== 13 && this.serialLine.length < 4096) this.serialLine += String.fromCharCode(byte);
     });
     await new Promise<void>((resolve) => emulator.add_listener('emulator-ready', () => resolve()));
+    this.watchKeyboardLeds(emulator, host);
     this.timer = setInterval(() => {
       display.pump().catch((e: unknown) => log.error(`display update failed: ${(e as Error).message}`));
     }, PUMP_MS);
     log.info(`v86 started (${opts.memoryMB} MiB)`);
+  }
+
+  /**
+   * v86 accepts the guest's Set-LEDs command (0xED, then the LED byte on port
+   * 0x60) but keeps nothing; the port's write handler is wrapped to see the byte.
+   * PS/2 LED bits (1 scroll, 2 num, 4 caps) are SPICE's modifier bits.
+   */
+  private watchKeyboardLeds(emulator: V86Internals, host: V86HostApi): void {
+    const ps2 = emulator.v86?.cpu?.devices?.ps2;
+    const entry = emulator.v86?.cpu?.io?.ports[0x60];
+    if (!ps2 || !entry) {
+      log.warn('keyboard LEDs cannot be followed in this v86 build');
+      return;
+    }
+    const write = entry.write8;
+    const setLeds = (leds: number): void => this.setLeds(leds, host);
+    entry.write8 = function (this: unknown, value: number): void {
+      const ledByte = ps2.next_read_led;
+      write.call(this, value);
+      if (ledByte) setLeds(value & 7);
+    };
+  }
+
+  private setLeds(leds: number, host: V86HostApi): void {
+    if (leds === this.leds) return;
+    this.leds = leds;
+    host.keyboardLeds(leds);
   }
 
   keyboard(scancode: number[]): void {
@@ -160,6 +207,7 @@ export class V86Worker implements V86WorkerApi {
       absoluteMouse: this.absolute,
       surfacesCreated: d?.surfacesCreated ?? 0,
       pending: d?.pending ?? false,
+      leds: this.leds,
     };
   }
 
@@ -188,7 +236,20 @@ export class V86Worker implements V86WorkerApi {
       font: vga.plane2.slice(0, 256 * 32),
       fontHeight: (vga.max_scan_line & 31) + 1,
       width9: !(vga.clocking_mode & 1),
+      blinkEnabled: (vga.attribute_mode & 8) !== 0,
       cursor: t ? { row: t.cursor.row, col: t.cursor.col } : { row: -1, col: -1 },
+    };
+  }
+
+  async guestFramebuffer(): Promise<GuestFramebuffer | null> {
+    const vga = this.emulator?.v86?.cpu?.devices?.vga;
+    if (!vga || !vga.graphical_mode || !vga.svga_enabled || vga.svga_bpp !== 32) return null;
+    const size = vga.svga_width * vga.svga_height * 4;
+    return {
+      width: vga.svga_width,
+      height: vga.svga_height,
+      bpp: 32,
+      bytes: vga.svga_memory.slice(vga.svga_offset, vga.svga_offset + size),
     };
   }
 
