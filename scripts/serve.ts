@@ -6,6 +6,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { RelayServer } from '../src/relay/relay-server.ts';
+import { GUESTS } from '../src/sources/v86/guest-catalog.ts';
 import { createLogger, setLogLevel, type LogLevel } from '../src/util/logger.ts';
 
 const log = createLogger('serve');
@@ -28,8 +29,8 @@ export interface ServeOptions {
   memoryMB: number | null;
 }
 
-/** The built-in guests (see src/demo/source-params.ts). */
-export const GUEST_NAMES = ['graphics', 'text', 'linux', 'bios'] as const;
+/** The catalogued guests, plus "bios" (SeaBIOS with no disk). */
+export const GUEST_NAMES: readonly string[] = [...GUESTS.map((g) => g.name), 'bios'];
 
 export const SERVE_HELP = `Options:
   --password TEXT      clients must give this password (default: none, anyone may connect)
@@ -180,7 +181,7 @@ export function guestQuery(o: ServeOptions, files: Map<string, string>): URLSear
     q.set('bzimage', local(o.kernel));
     if (o.initrd) q.set('initrd', local(o.initrd));
     if (o.cmdline) q.set('cmdline', o.cmdline);
-  } else if (o.guest && (GUEST_NAMES as readonly string[]).includes(o.guest)) {
+  } else if (o.guest && GUEST_NAMES.includes(o.guest)) {
     if (o.guest === 'bios') q.set('vm', 'bios');
     else q.set('guest', o.guest);
   } else if (o.guest) {

@@ -9,23 +9,12 @@
  */
 import type { SourceSpec } from '../host/session-host.ts';
 import type { GuestImage } from '../sources/v86/v86-api.ts';
+import { BIOS_URLS, getGuest, guestFileUrls } from '../sources/v86/guest-catalog.ts';
 import { loadImage } from './persistence.ts';
 
 /** Where `npm run bios` puts Debian's SeaBIOS (never committed). */
-export const DEFAULT_BIOS_URL = '/.cache/bios/bios.bin';
-export const DEFAULT_VGA_BIOS_URL = '/.cache/bios/vgabios-stdvga.bin';
-
-/** The built-in guests. The Linux one is built by `npm run guest:linux` into .cache. */
-export const GUESTS: Record<string, { title: string; images: Partial<Record<'fda' | 'bzimage' | 'initrd', string>>; memoryMB: number; cmdline?: string }> = {
-  graphics: { title: 'Graphics demo guest', images: { fda: '/guests/graphics.img' }, memoryMB: 32 },
-  text: { title: 'Text-mode demo guest', images: { fda: '/guests/text.img' }, memoryMB: 32 },
-  linux: {
-    title: 'Debian i386 Linux (busybox)',
-    images: { bzimage: '/.cache/guests/linux/bzImage', initrd: '/.cache/guests/linux/initrd.img' },
-    memoryMB: 256,
-    cmdline: 'console=ttyS0 console=tty1',
-  },
-};
+export const DEFAULT_BIOS_URL = BIOS_URLS.bios;
+export const DEFAULT_VGA_BIOS_URL = BIOS_URLS.vgaBios;
 
 /** The page cannot boot a VM: says what to run. */
 export class MissingFileError extends Error {
@@ -63,14 +52,13 @@ export async function resolveSource(params: URLSearchParams): Promise<ResolvedSo
   const guest = params.get('guest');
   const imageId = params.get('image');
   if (guest) {
-    const g = GUESTS[guest];
-    if (!g) throw new Error(`guest: expected one of ${Object.keys(GUESTS).join(', ')}, got "${guest}"`);
-    for (const [k, url] of Object.entries(g.images)) {
-      const fix =
-        guest === 'linux' ? 'Build the Linux guest first: npm run guest:linux' : 'The built-in guest images are in guests/; rebuild them with npm run guests';
-      await mustExist(url, fix);
-      images[k as 'fda'] = { url };
-    }
+    const g = getGuest(guest);
+    const fix = g.buildCommand ? `Build it first: ${g.buildCommand}` : 'The built-in guest images are committed in guests/.';
+    for (const url of guestFileUrls(g)) await mustExist(url, fix);
+    if (g.kind === 'kernel') {
+      images.bzimage = { url: g.bzimageUrl! };
+      if (g.initrdUrl) images.initrd = { url: g.initrdUrl };
+    } else images[g.kind === 'floppy' ? 'fda' : g.kind] = { url: g.url! };
     memoryMB = g.memoryMB;
     cmdline = cmdline ?? g.cmdline;
     key = `guest:${guest}`;
