@@ -32,6 +32,7 @@ export type SpiceGtkCommand =
   | { cmd: 'key-press-release'; scancode: Scancode }
   | { cmd: 'key-locks'; locks: number }
   | { cmd: 'get-locks' }
+  | { cmd: 'cursor' }
   | { cmd: 'motion'; dx: number; dy: number }
   | { cmd: 'position'; x: number; y: number; display?: number }
   | { cmd: 'button'; button: number; down: boolean }
@@ -49,6 +50,18 @@ export interface SpiceGtkReady {
   /** SPICE_SURFACE_FMT_* of the primary surface. */
   format: number;
   mouseMode: number;
+}
+
+/** spice-gtk's view of the cursor channel. */
+export interface CursorState {
+  sets: number;
+  moves: number;
+  hides: number;
+  visible: boolean;
+  x: number | null;
+  y: number | null;
+  width: number;
+  height: number;
 }
 
 export interface SpiceGtkClient {
@@ -70,6 +83,8 @@ export interface SpiceGtkClient {
   keyLocks(locks: number): Promise<void>;
   /** The lock state the server last announced (INIT or KEY_MODIFIERS). */
   getLocks(): Promise<number>;
+  /** What spice-gtk's cursor channel reported (cursor-set/-move/-hide signals, counted). */
+  cursor(): Promise<CursorState>;
   /** Relative motion (server mouse mode). */
   motion(dx: number, dy: number): Promise<void>;
   /** Absolute position (client mouse mode). */
@@ -249,6 +264,19 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     },
     async getLocks() {
       return (await call({ cmd: 'get-locks' })).locks as number;
+    },
+    async cursor() {
+      const r = await call({ cmd: 'cursor' });
+      return {
+        sets: r.sets as number,
+        moves: r.moves as number,
+        hides: r.hides as number,
+        visible: r.visible as boolean,
+        x: r.x as number | null,
+        y: r.y as number | null,
+        width: r.width as number,
+        height: r.height as number,
+      };
     },
     async motion(dx, dy) {
       await call({ cmd: 'motion', dx, dy });

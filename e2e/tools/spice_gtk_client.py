@@ -24,6 +24,7 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"key-press-release","scancode":K}    -> {"ok":true,"code":C}   press+release in one call
     {"cmd":"key-locks","locks":L}               -> {"ok":true}            KEY_MODIFIERS (1 scroll, 2 num, 4 caps)
     {"cmd":"get-locks"}                         -> {"ok":true,"locks":L}  the server's last INIT/KEY_MODIFIERS
+    {"cmd":"cursor"}                            -> {"ok":true,"sets":N,"moves":N,"hides":N,"visible":B,"x":X,"y":Y,...}
     {"cmd":"motion","dx":DX,"dy":DY}            -> {"ok":true}            relative (server mouse mode)
     {"cmd":"position","x":X,"y":Y[,"display":0]} -> {"ok":true}           absolute (client mouse mode)
     {"cmd":"button","button":B,"down":true}     -> {"ok":true,"buttons":MASK}
@@ -198,6 +199,10 @@ class Client:
             GObject.Object.connect(channel, 'notify::mouse-mode', self.on_mouse_mode)
         elif isinstance(channel, Spice.InputsChannel):
             self.inputs = channel
+        elif isinstance(channel, Spice.CursorChannel):
+            GObject.Object.connect(channel, 'cursor-set', self.on_cursor_set)
+            GObject.Object.connect(channel, 'cursor-move', self.on_cursor_move)
+            GObject.Object.connect(channel, 'cursor-hide', self.on_cursor_hide)
         elif isinstance(channel, Spice.DisplayChannel) and channel.get_property('channel-id') == 0:
             self.display = channel
             GObject.Object.connect(channel, 'display-primary-create', self.on_primary_create)
@@ -206,6 +211,23 @@ class Client:
         if not isinstance(channel, Spice.MainChannel):
             # The application connects the channels the main channel announces (as spicy does).
             Spice.Channel.connect(channel)
+
+    # Cursor channel: what spice-gtk reports (its cursor-set/-move/-hide signals), counted.
+    cursor = {'sets': 0, 'moves': 0, 'hides': 0, 'visible': False, 'x': None, 'y': None,
+              'width': 0, 'height': 0, 'hotX': 0, 'hotY': 0}
+
+    def on_cursor_set(self, _channel, width, height, hot_x, hot_y, _rgba):
+        self.cursor = dict(self.cursor, sets=self.cursor['sets'] + 1, visible=True,
+                           width=width, height=height, hotX=hot_x, hotY=hot_y)
+
+    def on_cursor_move(self, _channel, x, y):
+        self.cursor = dict(self.cursor, moves=self.cursor['moves'] + 1, x=x, y=y)
+
+    def on_cursor_hide(self, _channel):
+        self.cursor = dict(self.cursor, hides=self.cursor['hides'] + 1, visible=False)
+
+    def cmd_cursor(self, _cmd, done):
+        done(dict(self.cursor))
 
     def channel_name(self, channel):
         kind = type(channel).__name__.replace('Channel', '').lower() or 'channel'

@@ -9,7 +9,7 @@ import { QxlProducer } from '../qxl/qxl-producer.ts';
 import { WorkerDispatcher, type RedWorkerStats } from '../server/dispatcher.ts';
 import { RecordingInputSink } from '../server/input-sink.ts';
 import { SpiceServer, type SpiceServerStats } from '../server/spice-server.ts';
-import { TestPatternSource } from '../sources/test-pattern.ts';
+import { TestPatternInput, TestPatternSource } from '../sources/test-pattern.ts';
 import type { V86StartOptions, V86WorkerStats } from '../sources/v86/v86-api.ts';
 import { V86Source } from '../sources/v86/v86-source.ts';
 import { RelayHost } from '../transport/relay-host.ts';
@@ -96,6 +96,7 @@ export class SessionHost {
       await worker.createPrimary(pattern.width, pattern.height);
       pattern.start();
       host.pattern = pattern;
+      inputs.next = new TestPatternInput(pattern);
     } else {
       host.vm = await V86Source.start(
         { ...spec.vm, memory: device.memory },

@@ -11,6 +11,7 @@
 import { createLogger } from '../util/logger.ts';
 import type { CursorShape, QxlProducer } from '../qxl/qxl-producer.ts';
 import { FramebufferPusher } from './framebuffer-pusher.ts';
+import type { InputSink } from '../server/input-sink.ts';
 
 const log = createLogger('test-pattern');
 
@@ -182,6 +183,27 @@ export function testPatternCursor(): CursorShape {
   return { width: size, height: size, hotX: 1, hotY: 1, argb };
 }
 
+/**
+ * The test pattern's input: relative motion (server mouse mode) moves its
+ * cursor, the right button shows or hides it. Keys and absolute positions
+ * change nothing (in client mode the client draws the cursor itself).
+ */
+export class TestPatternInput implements InputSink {
+  constructor(private readonly pattern: TestPatternSource) {}
+  keyDown(): void {}
+  keyUp(): void {}
+  setKeyModifiers(): void {}
+  mousePosition(): void {}
+  mouseMotion(dx: number, dy: number): void {
+    const c = this.pattern.cursor;
+    this.pattern.moveCursor(c.x + dx, c.y + dy);
+  }
+  mousePress(button: number): void {
+    if (button === 3) this.pattern.setCursorVisible(!this.pattern.cursor.visible);
+  }
+  mouseRelease(): void {}
+}
+
 /** Options of {@link TestPatternSource}. */
 export interface TestPatternOptions {
   width?: number;
@@ -204,7 +226,11 @@ export class TestPatternSource {
   private readonly pusher: FramebufferPusher;
   private current = 0;
   private rendered = false;
-  private cursorPending = false;
+  /** A cursor command waits for room in the ring: SET (with shape), MOVE or HIDE. */
+  private cursorPending: 'set' | 'move' | 'hide' | null = null;
+  private cursorX = 0;
+  private cursorY = 0;
+  private cursorVisible = true;
   private running = false;
   private paused = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -231,7 +257,7 @@ export class TestPatternSource {
 
   /** True while changed areas (or the cursor) are not yet pushed. */
   get pending(): boolean {
-    return this.pusher.pending || this.cursorPending;
+    return this.pusher.pending || this.cursorPending !== null;
   }
 
   /** True between {@link start} and {@link stop}. */
@@ -253,12 +279,36 @@ export class TestPatternSource {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.cursorPending = true;
+    this.cursorX = this.width >> 1;
+    this.cursorY = this.height >> 1;
+    this.cursorPending = this.cursorVisible ? 'set' : 'hide';
     if (!this.rendered) this.render(this.current);
     this.flush();
     this.nextDue = now() + this.interval();
     this.schedule();
     log.debug(`started ${this.width}x${this.height} @ ${this.fps} fps`);
+  }
+
+  /** Where the cursor is and whether it shows. */
+  get cursor(): { x: number; y: number; visible: boolean } {
+    return { x: this.cursorX, y: this.cursorY, visible: this.cursorVisible };
+  }
+
+  /** Moves the hardware-like cursor (a MOVE on the cursor channel); clamped to the screen. */
+  moveCursor(x: number, y: number): void {
+    this.cursorX = Math.max(0, Math.min(this.width - 1, Math.round(x)));
+    this.cursorY = Math.max(0, Math.min(this.height - 1, Math.round(y)));
+    // A pending SET already carries the position; a HIDE must stay a HIDE.
+    if (this.cursorVisible && this.cursorPending !== 'set') this.cursorPending = 'move';
+    this.flush();
+  }
+
+  /** Shows (SET, with the shape) or hides (HIDE) the cursor. */
+  setCursorVisible(visible: boolean): void {
+    if (visible === this.cursorVisible) return;
+    this.cursorVisible = visible;
+    this.cursorPending = visible ? 'set' : 'hide';
+    this.flush();
   }
 
   /** Stops the timer; the current frame stays as is. */
@@ -328,8 +378,16 @@ export class TestPatternSource {
   /** Pushes the cursor (if due) and every area where the frame differs from what was pushed. */
   private flush(): void {
     if (this.cursorPending) {
-      const c = testPatternCursor();
-      if (this.producer.pushCursorSet(this.width >> 1, this.height >> 1, c)) this.cursorPending = false;
+      const p = this.producer;
+      const x = this.cursorX;
+      const y = this.cursorY;
+      const pushed =
+        this.cursorPending === 'set'
+          ? p.pushCursorSet(x, y, testPatternCursor())
+          : this.cursorPending === 'move'
+            ? p.pushCursorMove(x, y)
+            : p.pushCursorHide();
+      if (pushed) this.cursorPending = null;
     }
     this.pusher.flush();
   }
