@@ -541,6 +541,7 @@ render_dirty:
         test al, al
         jz .done
         mov byte [dirty], 0
+        cld                         ; the string stores below count upwards
         call enter_unreal
         cmp byte [bpp_bytes], 0
         jne .graphics

@@ -73,7 +73,7 @@ export interface NodeVm {
   emulator: V86;
   /** `[width, height, bpp]` of every `screen-set-size` event (bpp 0 = text, then columns x rows). */
   readonly sizeEvents: ReadonlyArray<readonly [number, number, number]>;
-  /** Current mode as v86 reported it last. */
+  /** Current mode as v86 reported it last: pixels, or columns and rows in text mode. */
   readonly mode: { graphical: boolean; width: number; height: number };
   /** Last hardware cursor position v86 reported in text mode. */
   readonly cursor: { row: number; col: number };
@@ -91,7 +91,10 @@ export interface NodeVm {
   sendScancodes(codes: number[]): void;
   /** Types text on the PS/2 keyboard (US layout; see {@link textScancodes}). */
   typeText(text: string): void;
-  /** Relative PS/2 mouse motion; positive dy is up, as in PS/2 packets. */
+  /**
+   * Relative PS/2 mouse motion; positive dy is up, as in PS/2 packets. Moves
+   * beyond ±255 are split into several packets (v86 would wrap them).
+   */
   mouseDelta(dx: number, dy: number): void;
   /** PS/2 mouse buttons held (left, middle, right). */
   mouseButtons(left: boolean, middle: boolean, right: boolean): void;
@@ -182,7 +185,11 @@ export async function bootV86(options: BootOptions): Promise<NodeVm> {
   const internals = emulator as unknown as V86Internals;
 
   const sizeEvents: Array<readonly [number, number, number]> = [];
-  const mode = { graphical: false, width: 80, height: 25 };
+  // v86 only reports a graphics size when it changes, so a return to an
+  // earlier graphics mode (through text mode) arrives as set_mode(true) alone.
+  let graphical = false;
+  const gfx = { width: 0, height: 0 };
+  const textGrid = { cols: 80, rows: 25 };
   const cursor = { row: 0, col: 0 };
   let frame = new Uint8Array(0);
   let serialText = '';
@@ -203,23 +210,23 @@ export async function bootV86(options: BootOptions): Promise<NodeVm> {
   // rectangles that changed, each a window of its (possibly larger) buffer.
   function patchScreen(adapter: ScreenAdapter): void {
     adapter.set_size_graphical = (width, height) => {
-      mode.graphical = true;
-      mode.width = width;
-      mode.height = height;
+      graphical = true;
+      gfx.width = width;
+      gfx.height = height;
       frame = new Uint8Array(width * height * 4);
     };
     const originalSetSizeText = adapter.set_size_text.bind(adapter);
     adapter.set_size_text = (cols, rows) => {
-      mode.graphical = false;
-      mode.width = cols;
-      mode.height = rows;
+      graphical = false;
+      textGrid.cols = cols;
+      textGrid.rows = rows;
       originalSetSizeText(cols, rows);
     };
-    adapter.set_mode = (graphical) => {
-      mode.graphical = graphical;
+    adapter.set_mode = (isGraphical) => {
+      graphical = isGraphical;
     };
     adapter.update_buffer = (layers) => {
-      for (const layer of layers) composeLayer(frame, mode.width, mode.height, layer);
+      for (const layer of layers) composeLayer(frame, gfx.width, gfx.height, layer);
     };
     adapter.update_cursor = (row, col) => {
       cursor.row = row;
@@ -237,7 +244,11 @@ export async function bootV86(options: BootOptions): Promise<NodeVm> {
   const vm: NodeVm = {
     emulator,
     sizeEvents,
-    mode,
+    get mode() {
+      return graphical
+        ? { graphical, width: gfx.width, height: gfx.height }
+        : { graphical, width: textGrid.cols, height: textGrid.rows };
+    },
     cursor,
     get serialText() {
       return serialText;
@@ -247,10 +258,10 @@ export async function bootV86(options: BootOptions): Promise<NodeVm> {
     },
     picture() {
       vm.refresh();
-      if (!mode.graphical) {
-        throw new Error(`picture(): expected a graphics mode, the guest is in ${mode.width}x${mode.height} text mode`);
+      if (!graphical) {
+        throw new Error(`picture(): expected a graphics mode, the guest is in ${textGrid.cols}x${textGrid.rows} text mode`);
       }
-      return { width: mode.width, height: mode.height, rgba: frame.slice() };
+      return { width: gfx.width, height: gfx.height, rgba: frame.slice() };
     },
     pictureHash() {
       const p = vm.picture();
@@ -267,7 +278,17 @@ export async function bootV86(options: BootOptions): Promise<NodeVm> {
       emulator.keyboard_send_scancodes(textScancodes(text));
     },
     mouseDelta(dx, dy) {
-      internals.bus.send('mouse-delta', [dx, dy]);
+      // A packet carries 9-bit deltas; v86 truncates larger ones instead of splitting them.
+      const step = (v: number): number => Math.max(-255, Math.min(255, v));
+      let restX = Math.trunc(dx);
+      let restY = Math.trunc(dy);
+      do {
+        const sx = step(restX);
+        const sy = step(restY);
+        internals.bus.send('mouse-delta', [sx, sy]);
+        restX -= sx;
+        restY -= sy;
+      } while (restX !== 0 || restY !== 0);
     },
     mouseButtons(left, middle, right) {
       internals.bus.send('mouse-click', [left, middle, right]);
@@ -307,7 +328,7 @@ export async function bootV86(options: BootOptions): Promise<NodeVm> {
       let same = 0;
       await vm.waitFor(
         () => {
-          const h = mode.graphical ? vm.pictureHash() : `text:${vm.textScreen().join('\n')}`;
+          const h = graphical ? vm.pictureHash() : `text:${vm.textScreen().join('\n')}`;
           same = h === last ? same + 1 : 0;
           last = h;
           return same >= 6;

@@ -23,6 +23,9 @@ import type {
 
 const log = createLogger('v86-worker');
 
+/** Largest movement one PS/2 mouse packet carries. */
+const PS2_MAX_DELTA = 255;
+
 /** Screen refresh: v86's own browser adapter redraws at display rate; 60 Hz here. */
 const PUMP_MS = 16;
 
@@ -176,8 +179,20 @@ export class V86Worker implements V86WorkerApi {
   }
 
   mouseMotion(dx: number, dy: number): void {
-    // v86's PS/2 mouse takes y growing upwards; SPICE's grows downwards.
-    this.emulator?.bus.send('mouse-delta', [dx, -dy]);
+    const e = this.emulator;
+    if (!e) return;
+    // A PS/2 packet carries -256..255 per axis and v86 wraps larger deltas, so
+    // big moves go as several packets. v86 takes y growing upwards; SPICE downwards.
+    const steps = Math.max(1, Math.ceil(Math.max(Math.abs(dx), Math.abs(dy)) / PS2_MAX_DELTA));
+    let sentX = 0;
+    let sentY = 0;
+    for (let i = 1; i <= steps; i++) {
+      const x = Math.round((dx * i) / steps) - sentX;
+      const y = Math.round((dy * i) / steps) - sentY;
+      sentX += x;
+      sentY += y;
+      e.bus.send('mouse-delta', [x, -y]);
+    }
   }
 
   mouseButtons(left: boolean, middle: boolean, right: boolean): void {
