@@ -77,6 +77,8 @@ export class V86Worker implements V86WorkerApi {
   private absolute = false;
   private serialLine = '';
   private leds = 0;
+  private buttons: [boolean, boolean, boolean] = [false, false, false];
+  private lastAbsolute: { x: number; y: number } | null = null;
 
   async start(opts: V86StartOptions, host: V86HostApi): Promise<void> {
     this.host = host;
@@ -196,7 +198,8 @@ export class V86Worker implements V86WorkerApi {
   }
 
   mouseButtons(left: boolean, middle: boolean, right: boolean): void {
-    this.emulator?.bus.send('mouse-click', [left, middle, right]);
+    this.buttons = [left, middle, right];
+    this.emulator?.bus.send('mouse-click', this.buttons);
   }
 
   mouseWheel(dy: number): void {
@@ -205,8 +208,16 @@ export class V86Worker implements V86WorkerApi {
 
   mouseAbsolute(x: number, y: number): void {
     const s = this.display?.size;
-    if (!s) return;
-    this.emulator?.bus.send('mouse-absolute', [x, y, s.width, s.height]);
+    const e = this.emulator;
+    if (!s || !e) return;
+    e.bus.send('mouse-absolute', [x, y, s.width, s.height]);
+    // The VMware pointer only queues the position: the guest's driver reads the
+    // queue when the PS/2 mouse interrupts. So a PS/2 packet follows, as v86's
+    // own browser adapter does: the relative move, or the unchanged buttons.
+    const last = this.lastAbsolute;
+    this.lastAbsolute = { x, y };
+    if (last && (x !== last.x || y !== last.y)) this.mouseMotion(x - last.x, y - last.y);
+    else e.bus.send('mouse-click', this.buttons);
   }
 
   serialSend(text: string): void {
