@@ -22,6 +22,7 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './websocket-like.ts';
+import { concatBytes } from '../util/bytes.ts';
 
 export type { StreamOffer } from './relay-protocol.ts';
 
@@ -183,7 +184,7 @@ export class RelayStream {
     const parsed = parseControlMessage(text);
     if (parsed.ok && parsed.msg.type === 'detached' && this.state === 'detaching') {
       this.state = 'detached';
-      const out = concat(this.held);
+      const out = concatBytes(this.held);
       this.held = [];
       const waiter = this.detachWaiter;
       this.detachWaiter = null;
@@ -211,16 +212,4 @@ export class RelayStream {
 
 function isShared(bytes: Uint8Array): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const total = parts.reduce((n, p) => n + p.byteLength, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

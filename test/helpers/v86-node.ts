@@ -15,17 +15,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { V86, type V86Options } from 'v86';
 import { BIOS_DIR, ensureBios } from '../../scripts/fetch-bios.ts';
+import type { V86Layer } from '../../src/sources/v86/v86-display.ts';
 
-/** A rectangle of v86's graphics buffer and where it goes on the screen (v86's "layer"). */
-interface ScreenLayer {
-  image_data: { data: Uint8ClampedArray; width: number; height: number };
-  screen_x: number;
-  screen_y: number;
-  buffer_x: number;
-  buffer_y: number;
-  buffer_width: number;
-  buffer_height: number;
-}
+/** A rectangle of v86's graphics buffer and where it goes on the screen. */
+type ScreenLayer = V86Layer;
 
 /** The parts of v86's dummy screen adapter the helper overrides or calls. */
 interface ScreenAdapter {
