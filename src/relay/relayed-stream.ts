@@ -215,7 +215,11 @@ export class RelayedStream {
   /** Page → client. Only the attached socket is listened to; a detached one is ignored. */
   private fromPage(sock: WebSocket, data: RawData, isBinary: boolean): void {
     if (sock !== this.page || this.state !== 'attached') {
-      if (isBinary) this.ctx.log.warn(`${this.label()} dropped ${rawToBuffer(data).length} B from a detached page socket`);
+      if (!isBinary) return;
+      const n = rawToBuffer(data).length;
+      // Data still in flight when the client left is expected; data on a socket the page detached is not.
+      if (this.state === 'closed') this.ctx.log.debug(`${this.label()} discarded ${n} B the page sent after the client left`);
+      else this.ctx.log.warn(`${this.label()} dropped ${n} B from a detached page socket`);
       return;
     }
     if (isBinary) {
