@@ -18,3 +18,6 @@ export {
   ringWaitSpace,
   ringWakeAll,
 } from './ring';
+export * from './lz';
+export * from './quic';
+export * from './diff';

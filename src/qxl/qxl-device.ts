@@ -25,6 +25,7 @@ import {
   QXL_RELEASE_RING_SIZE,
   QXLCommand,
   QXLRam,
+  Region,
   RELEASE_ITEM_SIZE,
   RELEASE_RING_ADDR,
   SpiceRing,
@@ -91,10 +92,10 @@ export class QxlDevice {
     const hdr = DEVICE_HEADER_OFFSET;
     view.setUint32(hdr + DeviceHeader.VERSION, DEVICE_LAYOUT_VERSION, true);
     view.setUint32(hdr + DeviceHeader.ARENA_START, ARENA_OFFSET, true);
-    view.setUint32(hdr + DeviceHeader.ARENA_END, DEVICE_MEMORY_BYTES, true);
+    view.setUint32(hdr + DeviceHeader.ARENA_END, Region.ARENA_END, true);
     // Magic last, atomically: a thread attaching sees either nothing or a complete header.
     Atomics.store(new Int32Array(memory.buffer), (hdr + DeviceHeader.MAGIC) >> 2, DEVICE_MAGIC);
-    log.debug(`created device: ${DEVICE_MEMORY_BYTES} bytes, arena ${ARENA_OFFSET}..${DEVICE_MEMORY_BYTES}`);
+    log.debug(`created device: ${DEVICE_MEMORY_BYTES} bytes, arena ${ARENA_OFFSET}..${Region.ARENA_END}`);
     return new QxlDevice(memory, wasm);
   }
 

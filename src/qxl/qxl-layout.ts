@@ -20,9 +20,38 @@
 import { BitmapFormat, ImageType } from '../protocol/constants.ts';
 
 /** WebAssembly pages of device memory; must match asconfig.json's initial/maximum memory. */
-export const DEVICE_MEMORY_PAGES = 2048;
-/** Bytes of device memory (128 MiB). */
+export const DEVICE_MEMORY_PAGES = 4096;
+/** Bytes of device memory (256 MiB). */
 export const DEVICE_MEMORY_BYTES = DEVICE_MEMORY_PAGES * 65536;
+
+const MiB = 1024 * 1024;
+/** Largest primary surface the device supports (VBE modes beyond this are refused). */
+export const MAX_SURFACE_WIDTH = 2560;
+export const MAX_SURFACE_HEIGHT = 1600;
+/** Bytes of one 32-bit surface of the largest size (16 000 KiB). */
+export const MAX_SURFACE_BYTES = MAX_SURFACE_WIDTH * MAX_SURFACE_HEIGHT * 4;
+
+/**
+ * Fixed regions after the drawable arena, each owned by one thread:
+ * - SURFACE: the RedWorker's primary surface (B,G,R,x rows, stride 4·width),
+ *   which the encoders read in place;
+ * - SOURCE: the framebuffer source's current frame and its mirror of what was
+ *   pushed (each MAX_SURFACE_BYTES), for change detection in WASM;
+ * - ENCODER: the RedWorker's encoder scratch: output bytes, then work memory
+ *   (hash tables, models).
+ */
+export const Region = {
+  ARENA_END: 128 * MiB,
+  SURFACE: 128 * MiB,
+  SURFACE_SIZE: 16 * MiB,
+  SOURCE_FRAME: 144 * MiB,
+  SOURCE_MIRROR: 160 * MiB,
+  SOURCE_SIZE: 16 * MiB,
+  ENCODER_OUT: 176 * MiB,
+  ENCODER_OUT_SIZE: 32 * MiB,
+  ENCODER_WORK: 208 * MiB,
+  ENCODER_WORK_SIZE: 48 * MiB,
+} as const;
 /** Bytes at the start of memory kept for the AssemblyScript module. */
 export const WASM_RESERVED_BYTES = 0x10000;
 

@@ -44,6 +44,11 @@ export function cropSurface(s: PrimarySurface, left: number, top: number, width:
 export class DisplayChannel {
   readonly clients = new Set<DisplayChannelClient>();
   private surface: PrimarySurface | null = null;
+  /**
+   * Where the primary's pixels live: the device memory's SURFACE region once the
+   * device is attached (encoders then read it in place), else plain memory.
+   */
+  surfaceMemory: Uint8Array | null = null;
   private imageId = 0;
   drawablesProcessed = 0;
 
@@ -61,7 +66,13 @@ export class DisplayChannel {
     if (this.surface && (this.surface.width !== width || this.surface.height !== height)) {
       for (const c of this.clients) c.sendSurfaceDestroy();
     }
-    this.surface = { width, height, pixels: new Uint8Array(width * height * 4) };
+    const bytes = width * height * 4;
+    if (this.surfaceMemory && bytes > this.surfaceMemory.byteLength) {
+      throw new Error(`primary ${width}x${height} needs ${bytes} bytes; the surface region holds ${this.surfaceMemory.byteLength}`);
+    }
+    const pixels = this.surfaceMemory ? this.surfaceMemory.subarray(0, bytes) : new Uint8Array(bytes);
+    pixels.fill(0);
+    this.surface = { width, height, pixels };
     for (const c of this.clients) c.sendPrimary();
   }
 

@@ -13,7 +13,7 @@ import { RelayStream } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
 import { QxlDevice } from '../qxl/qxl-device.ts';
 import { QxlConsumer } from '../qxl/qxl-consumer.ts';
-import { QxlCmdType, QxlCursorCmdType } from '../qxl/qxl-layout.ts';
+import { QxlCmdType, QxlCursorCmdType, Region } from '../qxl/qxl-layout.ts';
 import { CursorChannel, CursorChannelClient } from './cursor-channel.ts';
 import { DisplayChannel, DisplayChannelClient } from './display-channel.ts';
 import { packCopyImage } from './drawable-image.ts';
@@ -31,6 +31,7 @@ export class RedWorker implements RedWorkerApi {
   async init(memory: WebAssembly.Memory, main: MainDispatcherApi): Promise<void> {
     const device = await QxlDevice.attach(memory);
     this.consumer = new QxlConsumer(device);
+    this.display.surfaceMemory = device.bytes.subarray(Region.SURFACE, Region.SURFACE + Region.SURFACE_SIZE);
     this.main = main;
     this.running = true;
     void this.loop();

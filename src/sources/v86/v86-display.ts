@@ -6,6 +6,7 @@
  * the primary surface (the host's create-primary request), then pushes the
  * whole new frame.
  */
+import { MAX_SURFACE_HEIGHT as MAX_HEIGHT, MAX_SURFACE_WIDTH as MAX_WIDTH } from '../../qxl/qxl-layout.ts';
 import type { QxlProducer } from '../../qxl/qxl-producer.ts';
 import { createLogger } from '../../util/logger.ts';
 import { FramebufferPusher } from '../framebuffer-pusher.ts';
@@ -48,9 +49,6 @@ export function expandDac(rgb: number): number {
   return (v << 2) | ((v >>> 4) & 0x030303);
 }
 
-/** Largest surface accepted from the guest (VBE up to 2560x1600). */
-const MAX_WIDTH = 4096;
-const MAX_HEIGHT = 4096;
 
 export class V86Display {
   mode: 'text' | 'graphics' = 'text';
