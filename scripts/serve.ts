@@ -7,6 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { RelayServer } from '../src/relay/relay-server.ts';
 import { GUESTS } from '../src/sources/v86/guest-catalog.ts';
+import { IMAGE_COMPRESSIONS } from '../src/worker/image-encoder.ts';
 import { createLogger, setLogLevel, type LogLevel } from '../src/util/logger.ts';
 
 const log = createLogger('serve');
@@ -27,6 +28,7 @@ export interface ServeOptions {
   initrd: string | null;
   cmdline: string | null;
   memoryMB: number | null;
+  imageCompression: string | null;
 }
 
 /** The catalogued guests, plus "bios" (SeaBIOS with no disk). */
@@ -45,7 +47,10 @@ export const SERVE_HELP = `Options:
   --kernel PATH        boot a Linux kernel (bzImage) instead of a disk; with
   --initrd PATH        its initramfs, and
   --cmdline TEXT       its command line
-  --memory MB          VM memory (default 64, 128 for kernels, 256 for linux)
+  --memory MB          VM memory (default 64, 128 for kernels and linux)
+  --image-compression off|lz|quic|lz4|auto
+                       image codec (default auto: LZ for screen-like areas, QUIC for
+                       photo-like ones; lz4 only reaches clients that support it)
   --log-level LEVEL    debug | info | warn | error (default info)
   -h, --help           show this help
 `;
@@ -66,6 +71,7 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     initrd: null,
     cmdline: null,
     memoryMB: null,
+    imageCompression: null,
   };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -122,6 +128,14 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 16 || n > 2048) throw new Error(`--memory: expected MiB from 16 to 2048, got "${v}"`);
         o.memoryMB = n;
+        break;
+      }
+      case '--image-compression': {
+        const v = value();
+        if (!v || !(IMAGE_COMPRESSIONS as readonly string[]).includes(v)) {
+          throw new Error(`--image-compression: expected one of ${IMAGE_COMPRESSIONS.join(', ')}, got "${v ?? ''}"`);
+        }
+        o.imageCompression = v;
         break;
       }
       case '--log-level':
@@ -190,6 +204,7 @@ export function guestQuery(o: ServeOptions, files: Map<string, string>): URLSear
     q.set(/\.iso$/i.test(o.guest) ? 'cdrom' : size <= 2949120 ? 'fda' : 'hda', url);
   }
   if (o.memoryMB) q.set('memory', String(o.memoryMB));
+  if (o.imageCompression) q.set('compression', o.imageCompression);
   return q;
 }
 

@@ -1,5 +1,6 @@
 /** The demo page: hosts the default session on load and says how to connect. */
 import { SessionHost } from '../host/session-host.ts';
+import { IMAGE_COMPRESSIONS, type ImageCompression } from '../worker/image-encoder.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
 import { guessImageKind, listImages, loadState, stateMeta, storeImage, storeState, type ImageKind } from './persistence.ts';
 import { MissingFileError, resolveSource, type ResolvedSource } from './source-params.ts';
@@ -38,7 +39,7 @@ function banner(text: string): void {
 /** Reloads the page serving another source; connection settings are kept. */
 function serve(query: string): void {
   const next = new URLSearchParams(query);
-  for (const k of ['relay', 'session', 'password', 'log']) {
+  for (const k of ['relay', 'session', 'password', 'log', 'compression']) {
     const v = params.get(k);
     if (v !== null) next.set(k, v);
   }
@@ -104,7 +105,11 @@ async function setUpVmControls(host: SessionHost, source: ResolvedSource): Promi
 }
 
 async function start(source: ResolvedSource): Promise<SessionHost> {
-  return SessionHost.start({ relayUrl, session, password, source: source.spec });
+  const compression = params.get('compression') ?? (import.meta.env.VITE_SPICE_IMAGE_COMPRESSION as string | undefined) ?? 'auto';
+  if (!(IMAGE_COMPRESSIONS as readonly string[]).includes(compression)) {
+    throw new Error(`compression: expected one of ${IMAGE_COMPRESSIONS.join(', ')}, got "${compression}"`);
+  }
+  return SessionHost.start({ relayUrl, session, password, source: source.spec, imageCompression: compression as ImageCompression });
 }
 
 async function main(): Promise<void> {

@@ -15,6 +15,7 @@ import { V86Source } from '../sources/v86/v86-source.ts';
 import { RelayHost } from '../transport/relay-host.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
+import type { ImageCompression } from '../worker/image-encoder.ts';
 
 const log = createLogger('session-host');
 
@@ -32,6 +33,8 @@ export interface SessionHostOptions {
   password?: string | null;
   /** Default: the test pattern at 1024x768. */
   source?: SourceSpec;
+  /** Image codec policy (default auto). */
+  imageCompression?: ImageCompression;
 }
 
 export interface SessionHostStats {
@@ -86,6 +89,7 @@ export class SessionHost {
     await worker.init(device.memory, {
       channelClientDisconnected: (s, t, i, r) => server.channelClientDisconnected(s, t, i, r),
     });
+    if (opts.imageCompression) await worker.setImageCompression(opts.imageCompression);
     const host = new SessionHost(device, worker, server, inputs);
     if (spec.kind === 'test-pattern') {
       const pattern = new TestPatternSource(new QxlProducer(device), {

@@ -49,29 +49,68 @@ export interface BitmapImage {
   pixels: Uint8Array;
 }
 
-/**
- * DRAW_COPY of a raw 32-bit top-down BITMAP placed straight after the fixed
- * part, src_area = the whole image, box the same size (spice-html5 draws the
- * image unscaled at the box's top-left).
- */
-export function encodeDrawCopyBitmap(surfaceId: number, left: number, top: number, image: BitmapImage): Uint8Array {
+/** A SpiceImage: the descriptor's type, size and id, and the bytes after the descriptor. */
+export interface SpiceImage {
+  id: number;
+  type: number;
+  width: number;
+  height: number;
+  /** Everything after the 18-byte descriptor (bitmap header + pixels, or data_size + stream). */
+  payload: Uint8Array;
+}
+
+/** A BITMAP image: 32-bit, top-down, stride = 4·width (spice-html5 ignores stride padding). */
+export function bitmapImage(image: BitmapImage): SpiceImage {
   const { width, height, pixels } = image;
   const stride = width * 4;
   if (pixels.byteLength !== stride * height) {
     throw new ProtocolError(`bitmap ${width}x${height}: expected ${stride * height} pixel bytes, got ${pixels.byteLength}`);
   }
-  const w = new WireWriter(DRAW_COPY_FIXED + IMAGE_DESCRIPTOR_SIZE + BITMAP_HEADER_SIZE + pixels.byteLength);
+  const header = new WireWriter(BITMAP_HEADER_SIZE)
+    .u8(BitmapFormat._32BIT)
+    .u8(BitmapFlags.TOP_DOWN)
+    .u32(width)
+    .u32(height)
+    .u32(stride)
+    .u32(0) // no palette
+    .finish();
+  return { id: image.id, type: ImageType.BITMAP, width, height, payload: joinPayload(header, pixels) };
+}
+
+/** An LZ_RGB, QUIC or LZ4 image: `u32 data_size` then the codec's stream. */
+export function streamImage(id: number, type: number, width: number, height: number, stream: Uint8Array): SpiceImage {
+  const size = new WireWriter(4).u32(stream.byteLength).finish();
+  return { id, type, width, height, payload: joinPayload(size, stream) };
+}
+
+function joinPayload(head: Uint8Array, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.byteLength + body.byteLength);
+  out.set(head);
+  out.set(body, head.byteLength);
+  return out;
+}
+
+/**
+ * DRAW_COPY with the image placed straight after the fixed part, src_area =
+ * the whole image, box the same size (spice-html5 draws the image unscaled at
+ * the box's top-left).
+ */
+export function encodeDrawCopy(surfaceId: number, left: number, top: number, image: SpiceImage): Uint8Array {
+  const { width, height } = image;
+  const w = new WireWriter(DRAW_COPY_FIXED + IMAGE_DESCRIPTOR_SIZE + image.payload.byteLength);
   writeDisplayBase(w, surfaceId, { top, left, bottom: top + height, right: left + width });
   w.u32(DRAW_COPY_FIXED); // src_bitmap pointer: the image follows the fixed part
   writeRect(w, { top: 0, left: 0, bottom: height, right: width });
   w.u16(Rop.OP_PUT).u8(0); // rop, scale_mode
   w.u8(0).i32(0).i32(0).u32(0); // mask: flags, pos, bitmap = none
-  // SpiceImage descriptor
-  w.u64(image.id).u8(ImageType.BITMAP).u8(0).u32(width).u32(height);
-  // SpiceBitmap
-  w.u8(BitmapFormat._32BIT).u8(BitmapFlags.TOP_DOWN).u32(width).u32(height).u32(stride).u32(0);
-  w.bytes(pixels);
+  w.u64(image.id).u8(image.type).u8(0).u32(width).u32(height); // SpiceImage descriptor
+  w.bytes(image.payload);
   return w.finish();
+}
+
+/** DRAW_COPY of a raw 32-bit top-down BITMAP. */
+export function encodeDrawCopyBitmap(surfaceId: number, left: number, top: number, image: BitmapImage): Uint8Array {
+  return encodeDrawCopy(surfaceId, left, top, bitmapImage(image));
 }
 
 /** DRAW_FILL with a solid brush, clip NONE, no mask: 41 bytes. */

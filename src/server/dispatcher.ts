@@ -9,6 +9,7 @@
  */
 import * as Comlink from 'comlink';
 import type { StreamOffer } from '../transport/relay-stream.ts';
+import type { EncoderStats, ImageCompression } from '../worker/image-encoder.ts';
 
 /** Everything a RedWorker needs to take over one linked channel connection. */
 export interface ChannelConnectRequest {
@@ -31,6 +32,8 @@ export interface RedWorkerStats {
   primary: { width: number; height: number } | null;
   drawablesProcessed: number;
   cursorCommandsProcessed: number;
+  /** Images sent: count, raw and encoded bytes, per codec. */
+  images: EncoderStats;
 }
 
 /** The RedWorker's side of the worker dispatcher. */
@@ -38,6 +41,8 @@ export interface RedWorkerApi {
   init(memory: WebAssembly.Memory, main: MainDispatcherApi): Promise<void>;
   createPrimary(width: number, height: number): Promise<void>;
   destroyPrimary(): Promise<void>;
+  /** The image codec policy (`--image-compression`). */
+  setImageCompression(mode: ImageCompression): Promise<void>;
   connectChannel(req: ChannelConnectRequest): Promise<void>;
   disconnectClient(sessionId: number): Promise<void>;
   stats(): Promise<RedWorkerStats>;
@@ -65,6 +70,10 @@ export class WorkerDispatcher {
 
   createPrimary(width: number, height: number): Promise<void> {
     return this.remote.createPrimary(width, height);
+  }
+
+  setImageCompression(mode: ImageCompression): Promise<void> {
+    return this.remote.setImageCompression(mode);
   }
 
   /** ClientCbs.connect: asynchronous; failures are reported through the main dispatcher. */

@@ -55,6 +55,8 @@ export interface SpiceServerStats {
 
 /** Inputs channel cap 0: the server handles KEY_SCANCODE. */
 const INPUTS_CAPS = capsFromBits([0]);
+/** Display cap 6 PREF_COMPRESSION: clients may say which image codec they prefer. */
+const DISPLAY_CAPS = capsFromBits([6]);
 
 export class SpiceServer implements MainDispatcherApi {
   private readonly clients = new Map<number, RedClient>();
@@ -178,7 +180,7 @@ export class SpiceServer implements MainDispatcherApi {
         const c = this.clients.get(m.connectionId);
         return c && !c.isDestroyed ? LinkError.OK : LinkError.BAD_CONNECTION_ID;
       },
-      channelCaps: (type) => (type === ChannelType.INPUTS ? INPUTS_CAPS : []),
+      channelCaps: (type) => (type === ChannelType.INPUTS ? INPUTS_CAPS : type === ChannelType.DISPLAY ? DISPLAY_CAPS : []),
     };
   }
 

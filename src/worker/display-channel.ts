@@ -7,10 +7,13 @@
 import { MsgDisplay, MsgcDisplay, SurfaceFlags, SurfaceFormat } from '../protocol/constants.ts';
 import {
   decodeDisplayInit,
-  encodeDrawCopyBitmap,
+  encodeDrawCopy,
   encodeSurfaceCreate,
   encodeSurfaceDestroy,
+  type SpiceImage,
 } from '../protocol/display-messages.ts';
+import { hasCap } from '../protocol/link.ts';
+import { ImageEncoder, type Codec, type ImageCompression, type PixelArea } from './image-encoder.ts';
 import { ProtocolError } from '../protocol/wire.ts';
 import type { ByteStream } from '../server/byte-stream.ts';
 import { RedChannelClient, type RedChannelClientOptions } from '../server/red-channel-client.ts';
@@ -30,17 +33,6 @@ export interface PrimarySurface {
   pixels: Uint8Array;
 }
 
-/** Copies a rectangle out of a packed 32-bit surface. */
-export function cropSurface(s: PrimarySurface, left: number, top: number, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(width * height * 4);
-  const stride = s.width * 4;
-  for (let y = 0; y < height; y++) {
-    const from = (top + y) * stride + left * 4;
-    out.set(s.pixels.subarray(from, from + width * 4), y * width * 4);
-  }
-  return out;
-}
-
 export class DisplayChannel {
   readonly clients = new Set<DisplayChannelClient>();
   private surface: PrimarySurface | null = null;
@@ -49,6 +41,9 @@ export class DisplayChannel {
    * device is attached (encoders then read it in place), else plain memory.
    */
   surfaceMemory: Uint8Array | null = null;
+  /** Device-memory address of `surfaceMemory` (the codecs read the surface there). */
+  surfaceAddr: number | null = null;
+  readonly encoder = new ImageEncoder();
   private imageId = 0;
   drawablesProcessed = 0;
 
@@ -101,27 +96,62 @@ export class DisplayChannel {
     }
     this.drawablesProcessed++;
     if (this.clients.size === 0) return;
-    const clipped = x0 === left && y0 === top && x1 - x0 === width && y1 - y0 === height;
-    const data = clipped ? pixels : cropSurface(s, x0, y0, x1 - x0, y1 - y0);
-    const body = encodeDrawCopyBitmap(0, x0, y0, { id: this.nextImageId(), width: x1 - x0, height: y1 - y0, pixels: data });
-    for (const c of this.clients) c.sendDraw(body);
+    const area = this.area(x0, y0, x1 - x0, y1 - y0);
+    // Each client gets its codec; clients that chose the same one share the encoded message.
+    const bodies = new Map<Codec, Uint8Array>();
+    for (const c of this.clients) {
+      const codec = this.encoder.choose(area, c.codecPrefs);
+      let body = bodies.get(codec);
+      if (!body) {
+        body = encodeDrawCopy(0, x0, y0, this.encoder.encode(area, codec, this.nextImageId()));
+        bodies.set(codec, body);
+      }
+      c.sendDraw(body);
+    }
   }
 
-  /** A full-surface DRAW_COPY body (for new clients and collapsed backlogs). */
-  fullDraw(): Uint8Array | null {
+  /** An area of the primary surface, for the encoder. */
+  area(left: number, top: number, width: number, height: number): PixelArea {
+    const s = this.surface!;
+    const stride = s.width * 4;
+    const offset = top * stride + left * 4;
+    return {
+      addr: this.surfaceAddr === null ? null : this.surfaceAddr + offset,
+      stride,
+      bytes: s.pixels,
+      offset,
+      width,
+      height,
+    };
+  }
+
+  /** A full-surface DRAW_COPY body for one client (new clients and collapsed backlogs). */
+  fullDraw(client: { lz4: boolean; preferred?: ImageCompression }): Uint8Array | null {
     const s = this.surface;
     if (!s) return null;
-    return encodeDrawCopyBitmap(0, 0, 0, { id: this.nextImageId(), width: s.width, height: s.height, pixels: s.pixels.slice() });
+    const area = this.area(0, 0, s.width, s.height);
+    const image: SpiceImage = this.encoder.encode(area, this.encoder.choose(area, client), this.nextImageId());
+    return encodeDrawCopy(0, 0, 0, image);
   }
 }
 
+/** Display channel caps (spice-protocol enums.h). */
+export const DisplayCap = { LZ4_COMPRESSION: 5, PREF_COMPRESSION: 6 } as const;
+
+/** PREFERRED_COMPRESSION values (SpiceImageCompression) mapped to our modes. */
+const PREFERRED: Record<number, ImageCompression> = { 1: 'off', 2: 'auto', 3: 'auto', 4: 'quic', 5: 'lz', 6: 'lz', 7: 'lz4' };
+
 export class DisplayChannelClient extends RedChannelClient {
+  /** What this client decodes and asked for. */
+  readonly codecPrefs: { lz4: boolean; preferred?: ImageCompression };
+
   constructor(
     stream: ByteStream,
     opts: RedChannelClientOptions,
     private readonly channel: DisplayChannel,
   ) {
     super(stream, { ...opts, ackWindow: DISPLAY_ACK_WINDOW, maxMessageSize: 64 * 1024 });
+    this.codecPrefs = { lz4: hasCap(opts.channelCaps, DisplayCap.LZ4_COMPRESSION) };
   }
 
   protected onStart(): void {
@@ -137,7 +167,7 @@ export class DisplayChannelClient extends RedChannelClient {
       MsgDisplay.SURFACE_CREATE,
       encodeSurfaceCreate({ surfaceId: 0, width: s.width, height: s.height, format: SurfaceFormat.XRGB32, flags: SurfaceFlags.PRIMARY }),
     );
-    const full = this.channel.fullDraw();
+    const full = this.channel.fullDraw(this.codecPrefs);
     if (full) this.send(MsgDisplay.DRAW_COPY, full);
     this.send(MsgDisplay.MARK, new Uint8Array(0));
   }
@@ -154,7 +184,7 @@ export class DisplayChannelClient extends RedChannelClient {
     if (this.queuedMessages <= MAX_QUEUED_DRAWS) return;
     // A client that falls behind gets one full redraw instead of every step: memory stays bounded.
     const dropped = this.dropQueued((type) => type === MsgDisplay.DRAW_COPY);
-    const full = this.channel.fullDraw();
+    const full = this.channel.fullDraw(this.codecPrefs);
     if (full) this.send(MsgDisplay.DRAW_COPY, full);
     log.debug(`session ${this.sessionId}: slow client, ${dropped} queued draws merged into one full redraw`);
   }
@@ -164,8 +194,15 @@ export class DisplayChannelClient extends RedChannelClient {
       case MsgcDisplay.INIT:
         decodeDisplayInit(body); // validated; no image cache or GLZ dictionary is used yet
         break;
+      case MsgcDisplay.PREFERRED_COMPRESSION: {
+        const value = body[0];
+        const mode = value === undefined ? undefined : PREFERRED[value];
+        if (!mode) throw new ProtocolError(`PREFERRED_COMPRESSION: expected a value 1..7, got ${value ?? 'nothing'}`);
+        this.codecPrefs.preferred = mode;
+        this.log.info(`client prefers ${mode} image compression`);
+        break;
+      }
       case MsgcDisplay.STREAM_REPORT:
-      case MsgcDisplay.PREFERRED_COMPRESSION:
       case MsgcDisplay.GL_DRAW_DONE:
       case MsgcDisplay.PREFERRED_VIDEO_CODEC_TYPE:
         break; // accepted; nothing uses them yet

@@ -17,6 +17,7 @@ import { QxlCmdType, QxlCursorCmdType, Region } from '../qxl/qxl-layout.ts';
 import { CursorChannel, CursorChannelClient } from './cursor-channel.ts';
 import { DisplayChannel, DisplayChannelClient } from './display-channel.ts';
 import { packCopyImage } from './drawable-image.ts';
+import { IMAGE_COMPRESSIONS, type ImageCompression } from './image-encoder.ts';
 
 const log = createLogger('red-worker');
 
@@ -32,6 +33,7 @@ export class RedWorker implements RedWorkerApi {
     const device = await QxlDevice.attach(memory);
     this.consumer = new QxlConsumer(device);
     this.display.surfaceMemory = device.bytes.subarray(Region.SURFACE, Region.SURFACE + Region.SURFACE_SIZE);
+    this.display.surfaceAddr = Region.SURFACE;
     this.main = main;
     this.running = true;
     void this.loop();
@@ -99,6 +101,14 @@ export class RedWorker implements RedWorkerApi {
     log.info(`primary surface ${width}x${height}`);
   }
 
+  async setImageCompression(mode: ImageCompression): Promise<void> {
+    if (!(IMAGE_COMPRESSIONS as readonly string[]).includes(mode)) {
+      throw new Error(`image compression: expected one of ${IMAGE_COMPRESSIONS.join(', ')}, got "${mode}"`);
+    }
+    this.display.encoder.compression = mode;
+    log.info(`image compression ${mode}`);
+  }
+
   async destroyPrimary(): Promise<void> {
     this.display.destroyPrimary();
   }
@@ -159,6 +169,7 @@ export class RedWorker implements RedWorkerApi {
       sessions: this.sessions.size,
       primary: p ? { width: p.width, height: p.height } : null,
       drawablesProcessed: this.display.drawablesProcessed,
+      images: { ...this.display.encoder.stats, byCodec: { ...this.display.encoder.stats.byCodec } },
       cursorCommandsProcessed: this.cursor.commandsProcessed,
     };
   }

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ImageType } from '../src/protocol/constants.ts';
+import { ImageEncoder, packArea, screenLike, type PixelArea } from '../src/worker/image-encoder.ts';
+import { setLogLevel } from '../src/util/logger.ts';
+
+setLogLevel('silent');
+
+function area(width: number, height: number, fill: (x: number, y: number) => number, stride = width * 4): PixelArea {
+  const bytes = new Uint8Array(stride * height);
+  const v = new DataView(bytes.buffer);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) v.setUint32(y * stride + x * 4, fill(x, y), true);
+  return { addr: 0, stride, bytes, offset: 0, width, height };
+}
+
+const flat = area(64, 32, (x) => (x < 32 ? 0xffffff : 0x102030));
+const photo = area(64, 32, (x, y) => ((x * 7919 + y * 104729) ^ (x * y)) & 0xffffff);
+
+describe('ImageEncoder', () => {
+  it('auto: screen-like areas go LZ, photo-like ones QUIC; LZ4 only to clients that have it', () => {
+    const enc = new ImageEncoder({ lz: () => new Uint8Array(1), quic: () => new Uint8Array(1), lz4: () => new Uint8Array(1) });
+    expect(screenLike(flat)).toBe(true);
+    expect(screenLike(photo)).toBe(false);
+    expect(enc.choose(flat, { lz4: true })).toBe('lz');
+    expect(enc.choose(photo, { lz4: true })).toBe('quic');
+    enc.compression = 'lz4';
+    expect(enc.choose(flat, { lz4: true })).toBe('lz4');
+    expect(enc.choose(flat, { lz4: false })).toBe('lz');
+    enc.compression = 'off';
+    expect(enc.choose(flat, { lz4: true })).toBe('bitmap');
+    // A client's own preference wins.
+    expect(enc.choose(photo, { lz4: false, preferred: 'quic' })).toBe('quic');
+  });
+
+  it('falls back to a bitmap when a codec is missing, the area is tiny, or the codec fails', () => {
+    const enc = new ImageEncoder({
+      lz: () => {
+        throw new Error('output does not fit');
+      },
+    });
+    enc.compression = 'quic';
+    expect(enc.choose(flat, { lz4: false })).toBe('bitmap');
+    enc.compression = 'lz';
+    expect(enc.choose(area(4, 4, () => 0), { lz4: false })).toBe('bitmap');
+    const img = enc.encode(flat, 'lz', 7);
+    expect(img.type).toBe(ImageType.BITMAP);
+    expect(enc.stats.byCodec).toMatchObject({ bitmap: 1, lz: 0 });
+  });
+
+  it('streams carry data_size first; bitmaps are packed rows even from a wider surface', () => {
+    const enc = new ImageEncoder({ lz: () => new Uint8Array([1, 2, 3, 4, 5]) });
+    const img = enc.encode(flat, 'lz', 3);
+    expect(img.type).toBe(ImageType.LZ_RGB);
+    expect(Array.from(img.payload)).toEqual([5, 0, 0, 0, 1, 2, 3, 4, 5]);
+    const wide = area(3, 2, (x, y) => y * 16 + x, 32);
+    const sub: PixelArea = { ...wide, offset: 4, width: 2 };
+    expect(Array.from(new Uint32Array(packArea(sub).buffer))).toEqual([1, 2, 17, 18]);
+  });
+});
