@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MsgDisplay } from '../src/protocol/constants.ts';
 import { encodeMiniHeader } from '../src/protocol/data-header.ts';
 import { DisplayChannel, DisplayChannelClient } from '../src/worker/display-channel.ts';
-import { RedChannelClient } from '../src/server/red-channel-client.ts';
+import { MAX_BUFFERED_BYTES, RedChannelClient } from '../src/server/red-channel-client.ts';
 import { setLogLevel } from '../src/util/logger.ts';
 import { MemoryStream } from './helpers/memory-stream.ts';
 
@@ -48,6 +48,21 @@ describe('RedChannelClient', () => {
     s.clientSend(ack);
     expect((await drain(s)).length).toBe(40);
     expect(rcc.queuedMessages).toBe(0);
+  });
+
+  it('holds messages while the transport is backed up, and sends them once it drains', async () => {
+    const s = new MemoryStream(5);
+    const rcc = new TestChannelClient(s, { ...opts, ackWindow: 20 });
+    rcc.start();
+    await drain(s);
+    s.bufferedAmount = MAX_BUFFERED_BYTES + 1;
+    rcc.send(200, new Uint8Array([1]));
+    rcc.send(200, new Uint8Array([2]));
+    expect(s.toClient.length).toBe(0);
+    expect(rcc.queuedMessages).toBe(2);
+    s.bufferedAmount = 0;
+    await expect.poll(() => rcc.queuedMessages).toBe(0);
+    expect((await drain(s)).length).toBe(2);
   });
 
   it('parses messages split and joined arbitrarily, and refuses a header claiming too much', () => {

@@ -34,6 +34,8 @@ export interface RedWorkerStats {
   cursorCommandsProcessed: number;
   /** Images sent: count, raw and encoded bytes, per codec. */
   images: EncoderStats;
+  /** Per display client: messages held back and bytes waiting in its transport. */
+  displayBacklog: Array<{ sessionId: number; queued: number; buffered: number; sent: number }>;
 }
 
 /** The RedWorker's side of the worker dispatcher. */

@@ -40,6 +40,10 @@ export interface RedChannelClientOptions {
 }
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024;
+/** Bytes a windowed channel may have waiting in its transport before it holds further messages. */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** How often a held channel looks whether its transport drained. */
+const DRAIN_POLL_MS = 20;
 
 export abstract class RedChannelClient {
   readonly sessionId: number;
@@ -62,6 +66,7 @@ export abstract class RedChannelClient {
   private messagesInWindow = 0;
   private readonly outQueue: Array<{ type: number; body: Uint8Array }> = [];
   private pingId = 0;
+  private drainTimer: ReturnType<typeof setTimeout> | null = null;
   /** Round-trip time of the last PING, in ms. */
   lastRoundTripMs: number | null = null;
   private readonly pings = new Map<number, number>();
@@ -87,9 +92,14 @@ export abstract class RedChannelClient {
     return !this.disconnected;
   }
 
-  /** Messages waiting because the client has not acknowledged enough. */
+  /** Messages waiting because the client has not acknowledged enough or its transport is backed up. */
   get queuedMessages(): number {
     return this.outQueue.length;
+  }
+
+  /** Bytes sent but still waiting in the transport. */
+  get transportBuffered(): number {
+    return this.stream.bufferedAmount;
   }
 
   /** Starts the channel: SET_ACK if windowed, then the channel's own greeting. */
@@ -189,15 +199,36 @@ export abstract class RedChannelClient {
     this.send(MsgCommon.PING, encodePing(id, BigInt(Math.round(performance.now() * 1000))));
   }
 
-  /** Queues or sends a message, honouring the ACK window. */
+  /**
+   * Whether the next message may go out now: within the ACK window, and the
+   * transport not backed up (the window counts messages, not bytes; a client
+   * reading slowly backs the relay up, and bytes pile up in our socket).
+   */
+  private mayWrite(): boolean {
+    if (this.ackWindow === 0) return true;
+    return this.messagesInWindow <= 2 * this.ackWindow && this.stream.bufferedAmount <= MAX_BUFFERED_BYTES;
+  }
+
+  /** Queues or sends a message, honouring the ACK window and the transport's backlog. */
   send(type: number, body: Uint8Array): void {
     if (this.disconnected) return;
-    if (this.ackWindow > 0 && (this.outQueue.length > 0 || this.messagesInWindow > 2 * this.ackWindow)) {
+    if (this.ackWindow > 0 && (this.outQueue.length > 0 || !this.mayWrite())) {
       this.outQueue.push({ type, body });
       this.onQueueGrew();
+      this.scheduleDrainCheck();
       return;
     }
     this.sendNow(type, body);
+  }
+
+  /** WebSockets signal no "drained" event: while the transport is backed up, look again shortly. */
+  private scheduleDrainCheck(): void {
+    if (this.drainTimer !== null || this.stream.bufferedAmount <= MAX_BUFFERED_BYTES) return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = null;
+      this.flushQueue();
+      if (this.outQueue.length > 0) this.scheduleDrainCheck();
+    }, DRAIN_POLL_MS);
   }
 
   /** Subclasses bound their queue here (e.g. by collapsing it to one redraw). */
@@ -213,7 +244,7 @@ export abstract class RedChannelClient {
   }
 
   private flushQueue(): void {
-    while (this.outQueue.length > 0 && this.messagesInWindow <= 2 * this.ackWindow && !this.disconnected) {
+    while (this.outQueue.length > 0 && this.mayWrite() && !this.disconnected) {
       const m = this.outQueue.shift()!;
       this.sendNow(m.type, m.body);
     }
@@ -259,6 +290,8 @@ export abstract class RedChannelClient {
     if (this.disconnected) return;
     this.disconnected = true;
     this.outQueue.length = 0;
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
     if (reason.startsWith('bad message')) this.log.warn(`disconnecting: ${reason}`);
     else this.log.info(`disconnected: ${reason}`);
     if (closeStream) this.stream.close();

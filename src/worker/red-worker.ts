@@ -170,6 +170,12 @@ export class RedWorker implements RedWorkerApi {
       primary: p ? { width: p.width, height: p.height } : null,
       drawablesProcessed: this.display.drawablesProcessed,
       images: { ...this.display.encoder.stats, byCodec: { ...this.display.encoder.stats.byCodec } },
+      displayBacklog: [...this.display.clients].map((c) => ({
+        sessionId: c.sessionId,
+        queued: c.queuedMessages,
+        buffered: c.transportBuffered,
+        sent: c.messagesSent,
+      })),
       cursorCommandsProcessed: this.cursor.commandsProcessed,
     };
   }
