@@ -108,6 +108,20 @@ describe('QxlArena', () => {
 });
 
 describe('producer → consumer', () => {
+  it('round-trips a copy-bits drawable: type QXL_COPY_BITS, bbox = destination, u.copy_bits.src_pos', () => {
+    expect(producer.pushCopyBits(0, { left: 0, top: 0, width: 100, height: 50 }, 0, 16)).toBe(true);
+    const cmd = consumer.nextCommand()!;
+    const v = device.view;
+    expect(v.getUint8(cmd.addr + 13)).toBe(4); // type QXL_COPY_BITS
+    expect([123, 127].map((o) => v.getInt32(cmd.addr + o, true))).toEqual([0, 16]); // src_pos x, y
+    const d = consumer.readDrawable(cmd.addr);
+    expect(d.copyBits).toEqual({ srcX: 0, srcY: 16 });
+    expect(d.bbox).toEqual({ top: 0, left: 0, bottom: 50, right: 100 });
+    expect(d.copy).toBeUndefined();
+    consumer.release(d.releaseId, d.addr);
+    consumer.flushReleases();
+  });
+
   it('round-trips a copy drawable with the exact qxl_dev.h bytes', () => {
     const stride = 64;
     const src = testPixels(stride, 40);

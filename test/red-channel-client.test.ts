@@ -137,3 +137,31 @@ describe('DisplayChannelClient', () => {
     expect(screen).toEqual(ch.primary!.pixels);
   });
 });
+
+describe('DisplayChannel.copyBits', () => {
+  it('scrolls the mirror up and down (overlapping) and sends COPY_BITS', async () => {
+    const ch = new DisplayChannel();
+    ch.createPrimary(4, 6);
+    const rows = (): number[] => Array.from({ length: 6 }, (_, y) => ch.primary!.pixels[y * 16]!);
+    for (let y = 0; y < 6; y++) ch.drawCopy(0, y, 4, 1, new Uint8Array(16).fill(y + 1));
+    const s = new MemoryStream(6);
+    const dcc = new DisplayChannelClient(s, opts, ch);
+    ch.clients.add(dcc);
+    ch.copyBits(0, 0, 4, 4, 0, 2); // scroll up by 2
+    expect(rows()).toEqual([3, 4, 5, 6, 5, 6]);
+    ch.copyBits(0, 2, 4, 4, 0, 0); // scroll down by 2
+    expect(rows()).toEqual([3, 4, 3, 4, 5, 6]);
+    const types: number[] = [];
+    let body: Uint8Array | null = null;
+    while (s.toClient.length) {
+      const m = await s.readMessage();
+      types.push(m.type);
+      if (m.type === MsgDisplay.COPY_BITS && !body) body = m.body;
+    }
+    expect(types).toEqual([MsgDisplay.COPY_BITS, MsgDisplay.COPY_BITS]);
+    expect(Buffer.from(body!).toString('hex')).toBe(
+      '00000000' + '00000000' + '00000000' + '04000000' + '04000000' + '00' + '00000000' + '02000000',
+    );
+    expect(() => ch.copyBits(0, 3, 4, 4, 0, 0)).toThrow(/not inside the 4x6 surface/);
+  });
+});

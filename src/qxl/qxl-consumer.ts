@@ -102,6 +102,8 @@ export interface QxlDrawable {
   surfacesDest: [number, number, number];
   /** Present for QXL_DRAW_COPY. */
   copy?: QxlCopyOp;
+  /** Present for QXL_COPY_BITS: where the bbox-sized area is copied from. */
+  copyBits?: { srcX: number; srcY: number };
 }
 
 /** A cursor shape parsed out of device memory. */
@@ -308,6 +310,9 @@ export class QxlConsumer {
     const b = drawable.bbox;
     if (b.right < b.left || b.bottom < b.top) {
       throw new Error(`QXLDrawable at ${addr}: expected bbox with left <= right and top <= bottom, got ${fmtRect(b)}`);
+    }
+    if (type === QxlDrawType.COPY_BITS) {
+      drawable.copyBits = { srcX: v.getInt32(addr + QXLDrawable.U, true), srcY: v.getInt32(addr + QXLDrawable.U + 4, true) };
     }
     if (type === QxlDrawType.COPY) {
       const c = addr + QXLDrawable.U;

@@ -265,6 +265,48 @@ export class QxlProducer {
   }
 
   /**
+   * Pushes a QXL_COPY_BITS drawable: the `rect`-sized area at (`srcX`, `srcY`)
+   * of the surface is copied to `rect` (a scroll or a moved block). Returns
+   * false (nothing pushed) when the ring is full or the arena has no room.
+   */
+  pushCopyBits(surfaceId: number, rect: CopyRect, srcX: number, srcY: number): boolean {
+    const { left, top, width, height } = rect;
+    for (const [name, v] of [
+      ['rect.left', left],
+      ['rect.top', top],
+      ['rect.width', width],
+      ['rect.height', height],
+      ['srcX', srcX],
+      ['srcY', srcY],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new RangeError(`pushCopyBits: expected ${name} to be a non-negative integer, got ${v}`);
+    }
+    if (width === 0 || height === 0) throw new RangeError(`pushCopyBits: expected a non-empty rect, got ${width}x${height}`);
+    const { device } = this;
+    if (device.wasm.ringIsFull(device.cmdRing)) {
+      this.counters.ringFull++;
+      return false;
+    }
+    const a = this.allocate(QXLDrawable.SIZE);
+    if (!a) return false;
+    const { addr: d, releaseId } = a;
+    const v = device.view;
+    device.bytes.fill(0, d, d + QXLDrawable.SIZE);
+    v.setUint32(d + QXLDrawable.RELEASE_INFO, releaseId, true);
+    v.setUint32(d + QXLDrawable.SURFACE_ID, surfaceId, true);
+    v.setUint8(d + QXLDrawable.EFFECT, QxlEffect.OPAQUE);
+    v.setUint8(d + QXLDrawable.TYPE, QxlDrawType.COPY_BITS);
+    writeRect(v, d + QXLDrawable.BBOX, top, left, top + height, left + width);
+    v.setUint32(d + QXLDrawable.CLIP + QXLClip.TYPE, ClipType.NONE, true);
+    v.setUint32(d + QXLDrawable.MM_TIME, mmTime(), true);
+    for (let i = 0; i < 3; i++) v.setInt32(d + QXLDrawable.SURFACES_DEST + 4 * i, -1, true);
+    // QXLCopyBits: QXLPoint src_pos.
+    v.setInt32(d + QXLDrawable.U, srcX, true);
+    v.setInt32(d + QXLDrawable.U + 4, srcY, true);
+    return this.push(device.cmdRing, d, QxlCmdType.DRAW, releaseId, true);
+  }
+
+  /**
    * Pushes a QXL_CURSOR_SET with an ALPHA shape at (`x`, `y`), visible.
    * Returns false (nothing pushed) when the cursor ring is full or the arena has no room.
    */

@@ -7,6 +7,7 @@
 import { MsgDisplay, MsgcDisplay, SurfaceFlags, SurfaceFormat } from '../protocol/constants.ts';
 import {
   decodeDisplayInit,
+  encodeCopyBits,
   encodeDrawCopy,
   encodeSurfaceCreate,
   encodeSurfaceDestroy,
@@ -110,6 +111,35 @@ export class DisplayChannel {
     }
   }
 
+  /**
+   * Copies the width×height area at (srcX, srcY) to (left, top) on the mirror
+   * (overlap-safe, as a scroll needs) and sends COPY_BITS, which costs a few
+   * bytes instead of the pixels.
+   */
+  copyBits(left: number, top: number, width: number, height: number, srcX: number, srcY: number): void {
+    const s = this.surface;
+    if (!s) throw new Error('copy-bits before a primary surface exists');
+    if (
+      width <= 0 || height <= 0 || left < 0 || top < 0 || srcX < 0 || srcY < 0 ||
+      left + width > s.width || top + height > s.height || srcX + width > s.width || srcY + height > s.height
+    ) {
+      throw new Error(
+        `copy-bits ${width}x${height} from (${srcX},${srcY}) to (${left},${top}) not inside the ${s.width}x${s.height} surface`,
+      );
+    }
+    const stride = s.width * 4;
+    // Rows in the order that never reads a row already overwritten.
+    const down = top > srcY;
+    for (let i = 0; i < height; i++) {
+      const y = down ? height - 1 - i : i;
+      const from = (srcY + y) * stride + srcX * 4;
+      s.pixels.copyWithin((top + y) * stride + left * 4, from, from + width * 4);
+    }
+    this.drawablesProcessed++;
+    const body = encodeCopyBits(0, { top, left, bottom: top + height, right: left + width }, srcX, srcY);
+    for (const c of this.clients) c.sendCopyBits(body);
+  }
+
   /** An area of the primary surface, for the encoder. */
   area(left: number, top: number, width: number, height: number): PixelArea {
     const s = this.surface!;
@@ -180,10 +210,14 @@ export class DisplayChannelClient extends RedChannelClient {
     this.send(MsgDisplay.DRAW_COPY, body);
   }
 
+  sendCopyBits(body: Uint8Array): void {
+    this.send(MsgDisplay.COPY_BITS, body);
+  }
+
   protected override onQueueGrew(): void {
     if (this.queuedMessages <= MAX_QUEUED_DRAWS) return;
     // A client that falls behind gets one full redraw instead of every step: memory stays bounded.
-    const dropped = this.dropQueued((type) => type === MsgDisplay.DRAW_COPY);
+    const dropped = this.dropQueued((type) => type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS);
     const full = this.channel.fullDraw(this.codecPrefs);
     if (full) this.send(MsgDisplay.DRAW_COPY, full);
     log.debug(`session ${this.sessionId}: slow client, ${dropped} queued draws merged into one full redraw`);

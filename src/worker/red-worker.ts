@@ -59,9 +59,13 @@ export class RedWorker implements RedWorkerApi {
       try {
         const d = consumer.readDrawable(cmd.addr);
         releaseId = d.releaseId;
-        if (!d.copy) throw new Error(`drawable type ${d.type} not supported (expected COPY)`);
-        const img = packCopyImage(d.copy);
-        this.display.drawCopy(d.bbox.left, d.bbox.top, img.width, img.height, img.pixels);
+        if (d.copyBits) {
+          const b = d.bbox;
+          this.display.copyBits(b.left, b.top, b.right - b.left, b.bottom - b.top, d.copyBits.srcX, d.copyBits.srcY);
+        } else if (d.copy) {
+          const img = packCopyImage(d.copy);
+          this.display.drawCopy(d.bbox.left, d.bbox.top, img.width, img.height, img.pixels);
+        } else throw new Error(`drawable type ${d.type} not supported (expected COPY or COPY_BITS)`);
       } catch (e) {
         log.warn(`bad drawable at 0x${cmd.addr.toString(16)}: ${(e as Error).message}`);
       } finally {
