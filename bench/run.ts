@@ -108,6 +108,10 @@ async function main(): Promise<void> {
   const codecs = await loadCodecs(device);
   const corpus = makeCorpus();
   const rows = [...codecRows(device, corpus, codecs), ...diffRows()];
+  if (!process.argv.includes('--no-e2e')) {
+    const { e2eRows } = await import('./e2e.ts');
+    rows.push(...(await e2eRows()));
+  }
   printTable(rows);
   const file = join(import.meta.dirname, 'results.json');
   writeFileSync(file, `${JSON.stringify({ machine, rows }, null, 2)}\n`);

@@ -33,6 +33,8 @@ export type SpiceGtkCommand =
   | { cmd: 'key-locks'; locks: number }
   | { cmd: 'get-locks' }
   | { cmd: 'cursor' }
+  | { cmd: 'watch-frames' }
+  | { cmd: 'frames' }
   | { cmd: 'motion'; dx: number; dy: number }
   | { cmd: 'position'; x: number; y: number; display?: number }
   | { cmd: 'button'; button: number; down: boolean }
@@ -85,6 +87,10 @@ export interface SpiceGtkClient {
   getLocks(): Promise<number>;
   /** What spice-gtk's cursor channel reported (cursor-set/-move/-hide signals, counted). */
   cursor(): Promise<CursorState>;
+  /** Starts recording the frame number its picture shows (the barcode), with receive times. */
+  watchFrames(): Promise<void>;
+  /** Stops recording; returns [frame, epoch ms] pairs, one per change. */
+  frames(): Promise<Array<[number, number]>>;
   /** Relative motion (server mouse mode). */
   motion(dx: number, dy: number): Promise<void>;
   /** Absolute position (client mouse mode). */
@@ -264,6 +270,12 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     },
     async getLocks() {
       return (await call({ cmd: 'get-locks' })).locks as number;
+    },
+    async watchFrames() {
+      await call({ cmd: 'watch-frames' });
+    },
+    async frames() {
+      return (await call({ cmd: 'frames' })).frames as Array<[number, number]>;
     },
     async cursor() {
       const r = await call({ cmd: 'cursor' });

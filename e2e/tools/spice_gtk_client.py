@@ -24,6 +24,7 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"key-press-release","scancode":K}    -> {"ok":true,"code":C}   press+release in one call
     {"cmd":"key-locks","locks":L}               -> {"ok":true}            KEY_MODIFIERS (1 scroll, 2 num, 4 caps)
     {"cmd":"get-locks"}                         -> {"ok":true,"locks":L}  the server's last INIT/KEY_MODIFIERS
+    {"cmd":"watch-frames"} / {"cmd":"frames"}    start / stop-and-report [[frame, epoch ms], …] as the barcode changes
     {"cmd":"cursor"}                            -> {"ok":true,"sets":N,"moves":N,"hides":N,"visible":B,"x":X,"y":Y,...}
     {"cmd":"motion","dx":DX,"dy":DY}            -> {"ok":true}            relative (server mouse mode)
     {"cmd":"position","x":X,"y":Y[,"display":0]} -> {"ok":true}           absolute (client mouse mode)
@@ -58,6 +59,7 @@ import argparse
 import ctypes
 import json
 import os
+import time
 import sys
 
 import gi
@@ -208,6 +210,7 @@ class Client:
             GObject.Object.connect(channel, 'display-primary-create', self.on_primary_create)
             GObject.Object.connect(channel, 'display-primary-destroy', self.on_primary_destroy)
             GObject.Object.connect(channel, 'display-mark', self.on_mark)
+            GObject.Object.connect(channel, 'display-invalidate', self.on_invalidate)
         if not isinstance(channel, Spice.MainChannel):
             # The application connects the channels the main channel announces (as spicy does).
             Spice.Channel.connect(channel)
@@ -461,6 +464,31 @@ class Client:
             self.inputs.button_release(button, self.buttons)
             self.buttons &= ~bit
         self.flushed(self.inputs, done, {'buttons': self.buttons})
+
+    # Frame watching (benchmarks): the barcode's frame number each time its area is redrawn.
+    watching = None  # list of [frame, epoch ms] while watching
+
+    def on_invalidate(self, _channel, x, y, _w, _h):
+        if self.watching is None or y >= 8 or x >= 256:
+            return
+        fmt, width, _height, stride, data = self.current_primary()
+        if not data or width < 256:
+            return
+        row = ctypes.string_at(data + 4 * stride, 256 * 4)
+        frame = 0
+        for i in range(32):
+            if row[(i * 8 + 4) * 4 + 1] > 0x80:  # green channel of the cell's centre
+                frame |= 1 << i
+        if not self.watching or self.watching[-1][0] != frame:
+            self.watching.append([frame, time.time() * 1000.0])
+
+    def cmd_watch_frames(self, _cmd, done):
+        self.watching = []
+        done()
+
+    def cmd_frames(self, _cmd, done):
+        frames, self.watching = self.watching or [], None
+        done({'frames': frames})
 
     def cmd_screenshot(self, cmd, done):
         path = cmd.get('path')

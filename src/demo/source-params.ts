@@ -11,6 +11,7 @@ import type { SourceSpec } from '../host/session-host.ts';
 import type { GuestImage } from '../sources/v86/v86-api.ts';
 import { BIOS_URLS, getGuest, guestFileUrls } from '../sources/v86/guest-catalog.ts';
 import { loadImage } from './persistence.ts';
+import { WORKLOADS, type Workload } from '../sources/workload.ts';
 
 /** Where `npm run bios` puts Debian's SeaBIOS (never committed). */
 export const DEFAULT_BIOS_URL = BIOS_URLS.bios;
@@ -74,6 +75,12 @@ export async function resolveSource(params: URLSearchParams): Promise<ResolvedSo
       .map(([k, v]) => `${k}=${v.url}`)
       .join('&');
     title = Object.values(images)[0]!.url!;
+  } else if (params.get('workload')) {
+    const workload = params.get('workload')!;
+    if (!(WORKLOADS as readonly string[]).includes(workload)) {
+      throw new Error(`workload: expected one of ${WORKLOADS.join(', ')}, got "${workload}"`);
+    }
+    return { spec: { kind: 'workload', workload: workload as Workload }, key: `workload:${workload}`, title: `Benchmark workload: ${workload}` };
   } else if (params.get('vm') === 'bios') {
     key = 'bios';
     title = 'SeaBIOS (no boot disk)';

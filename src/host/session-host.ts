@@ -10,6 +10,7 @@ import { WorkerDispatcher, type RedWorkerStats } from '../server/dispatcher.ts';
 import { RecordingInputSink } from '../server/input-sink.ts';
 import { SpiceServer, type SpiceServerStats } from '../server/spice-server.ts';
 import { TestPatternInput, TestPatternSource } from '../sources/test-pattern.ts';
+import { WorkloadSource, type Workload } from '../sources/workload.ts';
 import type { V86StartOptions, V86WorkerStats } from '../sources/v86/v86-api.ts';
 import { V86Source } from '../sources/v86/v86-source.ts';
 import { RelayHost } from '../transport/relay-host.ts';
@@ -22,6 +23,7 @@ const log = createLogger('session-host');
 /** What the session serves. */
 export type SourceSpec =
   | { kind: 'test-pattern'; width?: number; height?: number; fps?: number }
+  | { kind: 'workload'; workload: Workload; width?: number; height?: number; fps?: number }
   | { kind: 'v86'; vm: Omit<V86StartOptions, 'memory'> };
 
 export interface SessionHostOptions {
@@ -60,6 +62,8 @@ export class SessionHost {
   pattern: TestPatternSource | null = null;
   /** Set when serving a v86 VM. */
   vm: V86Source | null = null;
+  /** Set when serving a benchmark workload. */
+  workload: WorkloadSource | null = null;
 
   private constructor(
     readonly device: QxlDevice,
@@ -101,6 +105,11 @@ export class SessionHost {
       pattern.start();
       host.pattern = pattern;
       inputs.next = new TestPatternInput(pattern);
+    } else if (spec.kind === 'workload') {
+      const w = new WorkloadSource(new QxlProducer(device), spec.workload, spec);
+      await worker.createPrimary(w.width, w.height);
+      w.start();
+      host.workload = w;
     } else {
       host.vm = await V86Source.start(
         { ...spec.vm, memory: device.memory },
@@ -129,13 +138,14 @@ export class SessionHost {
     return {
       server: this.server.stats(),
       worker: await this.worker.stats(),
-      frame: this.pattern?.frame ?? 0,
+      frame: this.pattern?.frame ?? this.workload?.frame ?? 0,
       vm: this.vm ? await this.vm.stats() : null,
     };
   }
 
   async stop(): Promise<void> {
     this.pattern?.stop();
+    this.workload?.stop();
     this.relay?.close();
     await this.server.stop();
     await this.vm?.stop();

@@ -35,7 +35,7 @@ export interface RedWorkerStats {
   /** Images sent: count, raw and encoded bytes, per codec. */
   images: EncoderStats;
   /** Per display client: messages held back and bytes waiting in its transport. */
-  displayBacklog: Array<{ sessionId: number; queued: number; buffered: number; sent: number }>;
+  displayBacklog: Array<{ sessionId: number; queued: number; buffered: number; sent: number; bytes: number }>;
 }
 
 /** The RedWorker's side of the worker dispatcher. */

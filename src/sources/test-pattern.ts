@@ -58,6 +58,14 @@ export function movingBox(frame: number, width: number, height: number): { x: nu
   return { x: tri(frame * 7, width - size), y: tri(frame * 5, height - size), size };
 }
 
+/** Draws `frame` as the 32-cell barcode at the top-left (white = bit set, bit 0 leftmost). */
+export function drawBarcode(out: Uint32Array, width: number, frame: number): void {
+  for (let i = 0; i < BARCODE_BITS; i++) {
+    const c = (frame >>> i) & 1 ? WHITE : BLACK;
+    for (let y = 0; y < BARCODE_CELL; y++) out.fill(c, y * width + i * BARCODE_CELL, y * width + (i + 1) * BARCODE_CELL);
+  }
+}
+
 /** Reads the frame number back from the barcode of a rendered frame (inverse of the pattern's encoding). */
 export function readBarcode(pixels: Uint32Array, width: number): number {
   let n = 0;
@@ -125,9 +133,7 @@ export function renderTestPattern(frame: number, width: number, height: number, 
   fillRect(out, width, box.x, box.y, box.size, box.size, palette[Math.floor(f / 30) % palette.length]!);
 
   // Frame counter barcode.
-  for (let i = 0; i < BARCODE_BITS; i++) {
-    fillRect(out, width, i * BARCODE_CELL, 0, BARCODE_CELL, BARCODE_CELL, (f >>> i) & 1 ? WHITE : BLACK);
-  }
+  drawBarcode(out, width, f);
 }
 
 /** Draws a 5x8 glyph-like block pattern from `seed` in an 8x12 cell. */

@@ -179,6 +179,7 @@ export class RedWorker implements RedWorkerApi {
         queued: c.queuedMessages,
         buffered: c.transportBuffered,
         sent: c.messagesSent,
+        bytes: c.bytesSent,
       })),
       cursorCommandsProcessed: this.cursor.commandsProcessed,
     };
