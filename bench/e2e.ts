@@ -8,6 +8,7 @@
  * animation frame, so up to ~16 ms is added to its latency).
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
 import { startStack, type Stack } from '../e2e/harness.ts';
@@ -21,6 +22,8 @@ interface Watch {
   frames: Array<[number, number]>;
   bytes: number;
   messages: number;
+  /** Chromium's CPU use during the watch window, in % of one core. */
+  cpuPercent: number;
 }
 
 async function hostPage(browser: Browser, stack: Stack, workload: Workload): Promise<Page> {
@@ -39,19 +42,23 @@ async function displayTotals(host: Page): Promise<{ bytes: number; messages: num
   });
 }
 
-/** CPU seconds used so far by every Chromium process (the benchmark's browser is the only one running). */
+/** CPU seconds used so far by every Chromium process (the benchmark's browser is the only one running), from /proc in clock ticks. */
 function chromiumCpuSeconds(): number {
-  const out = execFileSync('ps', ['-e', '-o', 'time=,args='], { encoding: 'utf8' });
-  let seconds = 0;
-  for (const line of out.trim().split('\n')) {
-    const [time, ...args] = line.trim().split(/\s+/);
-    if (!args.join(' ').includes('chromium')) continue;
-    const parts = time!.split(/[-:]/).map(Number);
-    while (parts.length < 4) parts.unshift(0);
-    const [d, h, m, sec] = parts as [number, number, number, number];
-    seconds += ((d * 24 + h) * 60 + m) * 60 + sec;
+  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chromium')) continue;
+      // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended meanwhile
+    }
   }
-  return seconds;
+  return ticks / ticksPerSecond;
 }
 
 async function watchSpiceGtk(stack: Stack, host: Page): Promise<Watch> {
@@ -59,11 +66,14 @@ async function watchSpiceGtk(stack: Stack, host: Page): Promise<Watch> {
   try {
     await new Promise((r) => setTimeout(r, 1000)); // past the first full picture
     const before = await displayTotals(host);
+    const cpu0 = chromiumCpuSeconds();
+    const t0 = performance.now();
     await gtk.watchFrames();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const frames = await gtk.frames();
+    const cpuPercent = ((chromiumCpuSeconds() - cpu0) / ((performance.now() - t0) / 1000)) * 100;
     const after = await displayTotals(host);
-    return { frames, bytes: after.bytes - before.bytes, messages: after.messages - before.messages };
+    return { frames, bytes: after.bytes - before.bytes, messages: after.messages - before.messages, cpuPercent };
   } finally {
     await gtk.close();
   }
@@ -81,7 +91,8 @@ async function watchHtml5(browser: Browser, stack: Stack, host: Page): Promise<W
     await page.waitForTimeout(SECONDS * 1000);
     const frames = await page.evaluate(() => (window as unknown as { benchFrames: Array<[number, number]> }).benchFrames);
     const after = await displayTotals(host);
-    return { frames, bytes: after.bytes - before.bytes, messages: after.messages - before.messages };
+    // The client page itself runs in the same Chromium, so no CPU figure here.
+    return { frames, bytes: after.bytes - before.bytes, messages: after.messages - before.messages, cpuPercent: NaN };
   } finally {
     await page.context().close();
   }
@@ -131,16 +142,27 @@ export async function e2eRows(): Promise<Row[]> {
   const stack = await startStack();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
+    // Chromium's own idle cost, for comparison with the idle workload.
+    const blank = await (await browser.newContext()).newPage();
+    await blank.goto('about:blank');
+    await blank.waitForTimeout(1000);
+    const cpu0 = chromiumCpuSeconds();
+    const t0 = performance.now();
+    await blank.waitForTimeout(SECONDS * 1000);
+    rows.push({
+      section: 'e2e',
+      name: 'blank page (Chromium baseline)',
+      'CPU %': +(((chromiumCpuSeconds() - cpu0) / ((performance.now() - t0) / 1000)) * 100).toFixed(1),
+    });
+    await blank.context().close();
     for (const workload of WORKLOADS) {
       const host = await hostPage(browser, stack, workload);
       try {
         await host.waitForTimeout(500);
-        const cpu0 = chromiumCpuSeconds();
         const gtk = await watchSpiceGtk(stack, host);
         const gtkRow = await measure('spice-gtk', workload, host, gtk);
-        if (workload === 'idle') {
-          gtkRow['CPU %'] = +(((chromiumCpuSeconds() - cpu0) / (SECONDS + 1)) * 100).toFixed(1);
-        }
+        // Chromium (the host page, its RedWorker and source) while spice-gtk watches.
+        gtkRow['CPU %'] = +gtk.cpuPercent.toFixed(1);
         rows.push(gtkRow);
         rows.push(await measure('spice-html5', workload, host, await watchHtml5(browser, stack, host)));
       } finally {

@@ -172,3 +172,37 @@ export function encodeDisplayInit(d: DisplayInit): Uint8Array {
     .i32(d.glzDictionaryWindowSize)
     .finish();
 }
+
+/** SPICE_VIDEO_CODEC_TYPE_MJPEG. */
+export const VideoCodec = { MJPEG: 1 } as const;
+/** STREAM_CREATE flags: TOP_DOWN, or spice-gtk shows frames upside down. */
+export const StreamFlags = { TOP_DOWN: 1 } as const;
+
+export interface StreamCreate {
+  id: number;
+  surfaceId: number;
+  codec: number;
+  /** Frame size, source size and destination (all the same: spice-html5 draws unscaled). */
+  width: number;
+  height: number;
+  dest: Rect;
+}
+
+/** STREAM_CREATE with clip NONE: 51 bytes. */
+export function encodeStreamCreate(s: StreamCreate): Uint8Array {
+  const w = new WireWriter(51);
+  w.u32(s.surfaceId).u32(s.id).u8(StreamFlags.TOP_DOWN).u8(s.codec).u64(0);
+  w.u32(s.width).u32(s.height).u32(s.width).u32(s.height);
+  writeRect(w, s.dest);
+  w.u8(0); // clip NONE
+  return w.finish();
+}
+
+/** STREAM_DATA: id, the frame's media time, then one complete JPEG. */
+export function encodeStreamData(id: number, mmTime: number, frame: Uint8Array): Uint8Array {
+  return new WireWriter(12 + frame.byteLength).u32(id).u32(mmTime).u32(frame.byteLength).bytes(frame).finish();
+}
+
+export function encodeStreamDestroy(id: number): Uint8Array {
+  return new WireWriter(4).u32(id).finish();
+}
