@@ -8,6 +8,7 @@ import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { RelayServer } from '../src/relay/relay-server.ts';
 import { GUESTS } from '../src/sources/v86/guest-catalog.ts';
 import { IMAGE_COMPRESSIONS } from '../src/worker/image-encoder.ts';
+import { STREAMING_MODES } from '../src/worker/video-stream.ts';
 import { createLogger, setLogLevel, type LogLevel } from '../src/util/logger.ts';
 
 const log = createLogger('serve');
@@ -29,6 +30,7 @@ export interface ServeOptions {
   cmdline: string | null;
   memoryMB: number | null;
   imageCompression: string | null;
+  streaming: string | null;
 }
 
 /** The catalogued guests, plus "bios" (SeaBIOS with no disk). */
@@ -51,6 +53,9 @@ export const SERVE_HELP = `Options:
   --image-compression off|lz|quic|lz4|auto
                        image codec (default auto: LZ for screen-like areas, QUIC for
                        photo-like ones; lz4 only reaches clients that support it)
+  --streaming off|all|filter
+                       video streams for areas that keep changing (default filter: only
+                       photo-like ones; all: any; off: never), sent as MJPEG
   --log-level LEVEL    debug | info | warn | error (default info)
   -h, --help           show this help
 `;
@@ -72,6 +77,7 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     cmdline: null,
     memoryMB: null,
     imageCompression: null,
+    streaming: null,
   };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -136,6 +142,14 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
           throw new Error(`--image-compression: expected one of ${IMAGE_COMPRESSIONS.join(', ')}, got "${v ?? ''}"`);
         }
         o.imageCompression = v;
+        break;
+      }
+      case '--streaming': {
+        const v = value();
+        if (!v || !(STREAMING_MODES as readonly string[]).includes(v)) {
+          throw new Error(`--streaming: expected one of ${STREAMING_MODES.join(', ')}, got "${v ?? ''}"`);
+        }
+        o.streaming = v;
         break;
       }
       case '--log-level':
@@ -205,6 +219,7 @@ export function guestQuery(o: ServeOptions, files: Map<string, string>): URLSear
   }
   if (o.memoryMB) q.set('memory', String(o.memoryMB));
   if (o.imageCompression) q.set('compression', o.imageCompression);
+  if (o.streaming) q.set('streaming', o.streaming);
   return q;
 }
 

@@ -1,6 +1,7 @@
 /** The demo page: hosts the default session on load and says how to connect. */
 import { SessionHost } from '../host/session-host.ts';
 import { IMAGE_COMPRESSIONS, type ImageCompression } from '../worker/image-encoder.ts';
+import { STREAMING_MODES, type StreamingMode } from '../worker/video-stream.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
 import { guessImageKind, listImages, loadState, stateMeta, storeImage, storeState, type ImageKind } from './persistence.ts';
 import { MissingFileError, resolveSource, type ResolvedSource } from './source-params.ts';
@@ -39,7 +40,7 @@ function banner(text: string): void {
 /** Reloads the page serving another source; connection settings are kept. */
 function serve(query: string): void {
   const next = new URLSearchParams(query);
-  for (const k of ['relay', 'session', 'password', 'log', 'compression']) {
+  for (const k of ['relay', 'session', 'password', 'log', 'compression', 'streaming']) {
     const v = params.get(k);
     if (v !== null) next.set(k, v);
   }
@@ -109,7 +110,18 @@ async function start(source: ResolvedSource): Promise<SessionHost> {
   if (!(IMAGE_COMPRESSIONS as readonly string[]).includes(compression)) {
     throw new Error(`compression: expected one of ${IMAGE_COMPRESSIONS.join(', ')}, got "${compression}"`);
   }
-  return SessionHost.start({ relayUrl, session, password, source: source.spec, imageCompression: compression as ImageCompression });
+  const streaming = params.get('streaming') ?? (import.meta.env.VITE_SPICE_STREAMING as string | undefined) ?? 'filter';
+  if (!(STREAMING_MODES as readonly string[]).includes(streaming)) {
+    throw new Error(`streaming: expected one of ${STREAMING_MODES.join(', ')}, got "${streaming}"`);
+  }
+  return SessionHost.start({
+    relayUrl,
+    session,
+    password,
+    source: source.spec,
+    imageCompression: compression as ImageCompression,
+    streaming: streaming as StreamingMode,
+  });
 }
 
 async function main(): Promise<void> {

@@ -17,6 +17,7 @@ import { RelayHost } from '../transport/relay-host.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
 import type { ImageCompression } from '../worker/image-encoder.ts';
+import type { StreamingMode } from '../worker/video-stream.ts';
 
 const log = createLogger('session-host');
 
@@ -37,6 +38,8 @@ export interface SessionHostOptions {
   source?: SourceSpec;
   /** Image codec policy (default auto). */
   imageCompression?: ImageCompression;
+  /** Video stream detection (default filter). */
+  streaming?: StreamingMode;
 }
 
 export interface SessionHostStats {
@@ -92,8 +95,9 @@ export class SessionHost {
     });
     await worker.init(device.memory, {
       channelClientDisconnected: (s, t, i, r) => server.channelClientDisconnected(s, t, i, r),
-    });
+    }, server.mediaClockEpoch);
     if (opts.imageCompression) await worker.setImageCompression(opts.imageCompression);
+    if (opts.streaming) await worker.setStreaming(opts.streaming);
     const host = new SessionHost(device, worker, server, inputs);
     if (spec.kind === 'test-pattern') {
       const pattern = new TestPatternSource(new QxlProducer(device), {

@@ -10,6 +10,7 @@
 import * as Comlink from 'comlink';
 import type { StreamOffer } from '../transport/relay-stream.ts';
 import type { EncoderStats, ImageCompression } from '../worker/image-encoder.ts';
+import type { StreamingMode } from '../worker/video-stream.ts';
 
 /** Everything a RedWorker needs to take over one linked channel connection. */
 export interface ChannelConnectRequest {
@@ -34,17 +35,22 @@ export interface RedWorkerStats {
   cursorCommandsProcessed: number;
   /** Images sent: count, raw and encoded bytes, per codec. */
   images: EncoderStats;
+  /** MJPEG video streams: running now, started so far, frames sent. */
+  streams: { active: number; started: number; framesSent: number };
   /** Per display client: messages held back and bytes waiting in its transport. */
   displayBacklog: Array<{ sessionId: number; queued: number; buffered: number; sent: number; bytes: number }>;
 }
 
 /** The RedWorker's side of the worker dispatcher. */
 export interface RedWorkerApi {
-  init(memory: WebAssembly.Memory, main: MainDispatcherApi): Promise<void>;
+  /** `mediaClockEpoch`: the media clock's zero (wall-clock ms), for stamping video frames. */
+  init(memory: WebAssembly.Memory, main: MainDispatcherApi, mediaClockEpoch: number): Promise<void>;
   createPrimary(width: number, height: number): Promise<void>;
   destroyPrimary(): Promise<void>;
   /** The image codec policy (`--image-compression`). */
   setImageCompression(mode: ImageCompression): Promise<void>;
+  /** Video stream detection (`--streaming`). */
+  setStreaming(mode: StreamingMode): Promise<void>;
   connectChannel(req: ChannelConnectRequest): Promise<void>;
   disconnectClient(sessionId: number): Promise<void>;
   stats(): Promise<RedWorkerStats>;
@@ -66,8 +72,8 @@ export class WorkerDispatcher {
     this.remote = Comlink.wrap<RedWorkerApi>(worker);
   }
 
-  async init(memory: WebAssembly.Memory, main: MainDispatcherApi): Promise<void> {
-    await this.remote.init(memory, Comlink.proxy(main));
+  async init(memory: WebAssembly.Memory, main: MainDispatcherApi, mediaClockEpoch: number): Promise<void> {
+    await this.remote.init(memory, Comlink.proxy(main), mediaClockEpoch);
   }
 
   createPrimary(width: number, height: number): Promise<void> {
@@ -76,6 +82,10 @@ export class WorkerDispatcher {
 
   setImageCompression(mode: ImageCompression): Promise<void> {
     return this.remote.setImageCompression(mode);
+  }
+
+  setStreaming(mode: StreamingMode): Promise<void> {
+    return this.remote.setStreaming(mode);
   }
 
   /** ClientCbs.connect: asynchronous; failures are reported through the main dispatcher. */

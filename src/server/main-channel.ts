@@ -27,8 +27,12 @@ export interface MainChannelHost {
 
 /** spice-server gives clients 10 agent tokens; we have no agent but keep the number sane. */
 const AGENT_TOKENS = 10;
-/** spice-server's INIT mm-time lags its clock so stream frames are not late. */
-const MM_TIME_LAG_MS = 400;
+/**
+ * MAIN_INIT's media time lags the clock so video frames stamped "now" are not
+ * late at spice-gtk (it drops late MJPEG frames). spice-server uses 400 ms; the
+ * lag is spice-gtk's video delay, so ours is shorter.
+ */
+export const MM_TIME_LAG_MS = 100;
 
 export class MainChannelClient extends RedChannelClient {
   private attached = false;

@@ -9,6 +9,7 @@ import { capsFromBits, type LinkMess } from '../protocol/link.ts';
 import type { ChannelId } from '../protocol/main-messages.ts';
 import type { StreamOffer } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
+import { mediaTime } from '../util/media-clock.ts';
 import type { ByteStream } from './byte-stream.ts';
 import type { ChannelConnectRequest, MainDispatcherApi } from './dispatcher.ts';
 import type { InputSink, KeyModifierSource } from './input-sink.ts';
@@ -65,7 +66,8 @@ export class SpiceServer implements MainDispatcherApi {
   private absoluteMouse: boolean;
   private linking = 0;
   private linkFailures = 0;
-  private readonly startedAt = performance.now();
+  /** The media clock's zero, in wall-clock ms: shared with the RedWorker, which stamps video frames. */
+  readonly mediaClockEpoch = Date.now();
   private readonly listeners = { connect: new Set<(id: number) => void>(), disconnect: new Set<(id: number) => void>() };
 
   private constructor(
@@ -122,7 +124,7 @@ export class SpiceServer implements MainDispatcherApi {
   }
 
   multiMediaTime(): number {
-    return Math.floor(performance.now() - this.startedAt) & 0x7fffffff;
+    return mediaTime(this.mediaClockEpoch);
   }
 
   requestMouseMode(mode: number): void {

@@ -7,14 +7,20 @@
 import { MsgDisplay, MsgcDisplay, SurfaceFlags, SurfaceFormat } from '../protocol/constants.ts';
 import {
   decodeDisplayInit,
+  VideoCodec,
   encodeCopyBits,
   encodeDrawCopy,
+  encodeStreamCreate,
+  encodeStreamData,
+  encodeStreamDestroy,
   encodeSurfaceCreate,
   encodeSurfaceDestroy,
   type SpiceImage,
 } from '../protocol/display-messages.ts';
 import { hasCap } from '../protocol/link.ts';
-import { ImageEncoder, type Codec, type ImageCompression, type PixelArea } from './image-encoder.ts';
+import { ImageEncoder, packArea, screenLike, type Codec, type ImageCompression, type PixelArea } from './image-encoder.ts';
+import { mediaTime } from '../util/media-clock.ts';
+import { StreamDetector, offscreenJpegEncoder, type JpegEncoder, type StreamRect, type VideoStream } from './video-stream.ts';
 import { ProtocolError } from '../protocol/wire.ts';
 import type { ByteStream } from '../server/byte-stream.ts';
 import { RedChannelClient, type RedChannelClientOptions } from '../server/red-channel-client.ts';
@@ -45,6 +51,14 @@ export class DisplayChannel {
   /** Device-memory address of `surfaceMemory` (the codecs read the surface there). */
   surfaceAddr: number | null = null;
   readonly encoder = new ImageEncoder();
+  /** The media clock's zero (wall-clock ms), as the main thread's SpiceServer has it. */
+  mediaClockEpoch = Date.now();
+  readonly streams = new StreamDetector();
+  /** JPEG for stream frames; null where the thread has no OffscreenCanvas (streaming then stays off). */
+  jpeg: JpegEncoder | null = offscreenJpegEncoder();
+  streamFramesSent = 0;
+  streamsStarted = 0;
+  private expiryTimer: ReturnType<typeof setInterval> | null = null;
   private imageId = 0;
   drawablesProcessed = 0;
 
@@ -59,6 +73,7 @@ export class DisplayChannel {
   }
 
   createPrimary(width: number, height: number): void {
+    this.endStreams(this.streams.clear(), false);
     if (this.surface && (this.surface.width !== width || this.surface.height !== height)) {
       for (const c of this.clients) c.sendSurfaceDestroy();
     }
@@ -74,6 +89,7 @@ export class DisplayChannel {
 
   destroyPrimary(): void {
     if (!this.surface) return;
+    this.endStreams(this.streams.clear(), false);
     for (const c of this.clients) c.sendSurfaceDestroy();
     this.surface = null;
   }
@@ -98,6 +114,19 @@ export class DisplayChannel {
     this.drawablesProcessed++;
     if (this.clients.size === 0) return;
     const area = this.area(x0, y0, x1 - x0, y1 - y0);
+    if (this.jpeg) {
+      const hit = this.streams.update({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 }, performance.now(), !screenLike(area));
+      if (hit) {
+        if (hit.started) this.startStream(hit.stream);
+        this.encodeStreamFrame(hit.stream);
+        return;
+      }
+    }
+    this.sendArea(area, x0, y0);
+  }
+
+  /** Sends an area of the surface to every client, each with its codec. */
+  private sendArea(area: PixelArea, x0: number, y0: number): void {
     // Each client gets its codec; clients that chose the same one share the encoded message.
     const bodies = new Map<Codec, Uint8Array>();
     for (const c of this.clients) {
@@ -138,6 +167,72 @@ export class DisplayChannel {
     this.drawablesProcessed++;
     const body = encodeCopyBits(0, { top, left, bottom: top + height, right: left + width }, srcX, srcY);
     for (const c of this.clients) c.sendCopyBits(body);
+  }
+
+  private startStream(stream: VideoStream): void {
+    this.streamsStarted++;
+    const r = stream.rect;
+    log.info(`stream ${stream.id}: ${r.width}x${r.height} at (${r.left},${r.top}) keeps changing; sending it as MJPEG`);
+    for (const c of this.clients) c.startStream(this.streamCreateBody(stream));
+    this.expiryTimer ??= setInterval(() => this.expireStreams(), 250);
+  }
+
+  streamCreateBody(stream: VideoStream): { id: number; body: Uint8Array } {
+    const r = stream.rect;
+    return {
+      id: stream.id,
+      body: encodeStreamCreate({
+        id: stream.id,
+        surfaceId: 0,
+        codec: VideoCodec.MJPEG,
+        width: r.width,
+        height: r.height,
+        dest: { top: r.top, left: r.left, bottom: r.top + r.height, right: r.left + r.width },
+      }),
+    };
+  }
+
+  /** Encodes the stream area's current pixels; one encode at a time, always of the latest content. */
+  private encodeStreamFrame(stream: VideoStream): void {
+    if (stream.encoding || !this.jpeg || !this.surface) return;
+    stream.encoding = true;
+    stream.dirty = false;
+    const r = stream.rect;
+    const pixels = packArea(this.area(r.left, r.top, r.width, r.height));
+    this.jpeg(pixels, r.width, r.height).then(
+      (jpeg) => {
+        stream.encoding = false;
+        if (!this.streams.streams.has(stream.id)) return;
+        stream.frames++;
+        this.streamFramesSent++;
+        const body = encodeStreamData(stream.id, mediaTime(this.mediaClockEpoch), jpeg);
+        for (const c of this.clients) c.sendStreamData(stream.id, body);
+        if (stream.dirty) this.encodeStreamFrame(stream);
+      },
+      (e: unknown) => {
+        stream.encoding = false;
+        log.warn(`stream ${stream.id}: JPEG encoding failed (${(e as Error).message}); ending it`);
+        this.streams.streams.delete(stream.id);
+        this.endStreams([stream], true);
+      },
+    );
+  }
+
+  private expireStreams(): void {
+    this.endStreams(this.streams.expire(performance.now()), true);
+    if (this.streams.streams.size === 0 && this.expiryTimer) {
+      clearInterval(this.expiryTimer);
+      this.expiryTimer = null;
+    }
+  }
+
+  /** STREAM_DESTROY to the clients that have them; with `redraw`, the areas again losslessly. */
+  private endStreams(ended: VideoStream[], redraw: boolean): void {
+    for (const s of ended) {
+      for (const c of this.clients) c.endStream(s.id);
+      log.info(`stream ${s.id} ended after ${s.frames} frames`);
+      if (redraw && this.surface) this.sendArea(this.area(s.rect.left, s.rect.top, s.rect.width, s.rect.height), s.rect.left, s.rect.top);
+    }
   }
 
   /** An area of the primary surface, for the encoder. */
@@ -200,6 +295,8 @@ export class DisplayChannelClient extends RedChannelClient {
     const full = this.channel.fullDraw(this.codecPrefs);
     if (full) this.send(MsgDisplay.DRAW_COPY, full);
     this.send(MsgDisplay.MARK, new Uint8Array(0));
+    // Streams already running continue for this client too.
+    for (const stream of this.channel.streams.streams.values()) this.startStream(this.channel.streamCreateBody(stream));
   }
 
   sendSurfaceDestroy(): void {
@@ -214,10 +311,29 @@ export class DisplayChannelClient extends RedChannelClient {
     this.send(MsgDisplay.COPY_BITS, body);
   }
 
+  /** Streams this client was told about (spice-html5 throws on destroying an unknown one). */
+  private readonly streamIds = new Set<number>();
+
+  startStream(create: { id: number; body: Uint8Array }): void {
+    this.streamIds.add(create.id);
+    this.send(MsgDisplay.STREAM_CREATE, create.body);
+  }
+
+  sendStreamData(id: number, body: Uint8Array): void {
+    if (this.streamIds.has(id)) this.send(MsgDisplay.STREAM_DATA, body);
+  }
+
+  endStream(id: number): void {
+    if (!this.streamIds.delete(id)) return;
+    this.send(MsgDisplay.STREAM_DESTROY, encodeStreamDestroy(id));
+  }
+
   protected override onQueueGrew(): void {
     if (this.queuedMessages <= MAX_QUEUED_DRAWS) return;
     // A client that falls behind gets one full redraw instead of every step: memory stays bounded.
-    const dropped = this.dropQueued((type) => type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS);
+    const dropped = this.dropQueued(
+      (type) => type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS || type === MsgDisplay.STREAM_DATA,
+    );
     const full = this.channel.fullDraw(this.codecPrefs);
     if (full) this.send(MsgDisplay.DRAW_COPY, full);
     log.debug(`session ${this.sessionId}: slow client, ${dropped} queued draws merged into one full redraw`);

@@ -18,6 +18,7 @@ import { CursorChannel, CursorChannelClient } from './cursor-channel.ts';
 import { DisplayChannel, DisplayChannelClient } from './display-channel.ts';
 import { packCopyImage } from './drawable-image.ts';
 import { IMAGE_COMPRESSIONS, type ImageCompression } from './image-encoder.ts';
+import { STREAMING_MODES, type StreamingMode } from './video-stream.ts';
 
 const log = createLogger('red-worker');
 
@@ -29,7 +30,8 @@ export class RedWorker implements RedWorkerApi {
   private running = false;
   private readonly sessions = new Map<number, Set<RedChannelClient>>();
 
-  async init(memory: WebAssembly.Memory, main: MainDispatcherApi): Promise<void> {
+  async init(memory: WebAssembly.Memory, main: MainDispatcherApi, mediaClockEpoch: number): Promise<void> {
+    this.display.mediaClockEpoch = mediaClockEpoch;
     const device = await QxlDevice.attach(memory);
     this.consumer = new QxlConsumer(device);
     this.display.surfaceMemory = device.bytes.subarray(Region.SURFACE, Region.SURFACE + Region.SURFACE_SIZE);
@@ -113,6 +115,14 @@ export class RedWorker implements RedWorkerApi {
     log.info(`image compression ${mode}`);
   }
 
+  async setStreaming(mode: StreamingMode): Promise<void> {
+    if (!(STREAMING_MODES as readonly string[]).includes(mode)) {
+      throw new Error(`streaming: expected one of ${STREAMING_MODES.join(', ')}, got "${mode}"`);
+    }
+    this.display.streams.mode = mode;
+    log.info(`video streaming ${mode}${this.display.jpeg ? '' : ' (no OffscreenCanvas here: streams stay off)'}`);
+  }
+
   async destroyPrimary(): Promise<void> {
     this.display.destroyPrimary();
   }
@@ -174,6 +184,11 @@ export class RedWorker implements RedWorkerApi {
       primary: p ? { width: p.width, height: p.height } : null,
       drawablesProcessed: this.display.drawablesProcessed,
       images: { ...this.display.encoder.stats, byCodec: { ...this.display.encoder.stats.byCodec } },
+      streams: {
+        active: this.display.streams.streams.size,
+        started: this.display.streamsStarted,
+        framesSent: this.display.streamFramesSent,
+      },
       displayBacklog: [...this.display.clients].map((c) => ({
         sessionId: c.sessionId,
         queued: c.queuedMessages,

@@ -1,0 +1,86 @@
+/**
+ * Video streams with both real clients: a region that changes every frame
+ * becomes an MJPEG stream; its frames arrive within a stated lossy bound; when
+ * the region stops changing the stream ends and both pictures are exact again.
+ */
+import { expect, test } from '@playwright/test';
+import { comparePixels, spicyScreenshot, xrgbToRgb, type RgbImage } from './harness.ts';
+import { openHtml5, readHtml5Canvas, useHostedSession } from './pages.ts';
+import { startSpiceGtkClient } from './spice-gtk.ts';
+
+const session = useHostedSession('&workload=video');
+const VIDEO = { left: 352, top: 264, width: 320, height: 240 };
+/** Lossy bound for JPEG frames: mean absolute error per channel, and the share of channel values off by more than 32 (JPEG rings at the hard edges of the test video). */
+const MAX_MEAN_ERROR = 4;
+const MAX_FAR_SHARE = 0.03;
+
+function regionError(img: RgbImage, want: Uint8Array): { mean: number; far: number } {
+  let sum = 0;
+  let far = 0;
+  let n = 0;
+  for (let y = VIDEO.top; y < VIDEO.top + VIDEO.height; y++) {
+    for (let x = VIDEO.left; x < VIDEO.left + VIDEO.width; x++) {
+      for (let c = 0; c < 3; c++) {
+        const o = (y * img.width + x) * 3 + c;
+        const d = Math.abs(img.rgb[o]! - want[o]!);
+        sum += d;
+        if (d > 32) far++;
+        n++;
+      }
+    }
+  }
+  return { mean: sum / n, far: far / n };
+}
+
+/** The stopped source's frame as R,G,B bytes (sent as base64: a plain array is too slow to pass). */
+async function sourceFrame(): Promise<Uint8Array> {
+  const b64 = await session.host().page.evaluate(() => {
+    const bytes = new Uint8Array(window.spiceHost!.workload!.fb.buffer.slice(0));
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  });
+  const raw = Buffer.from(b64, 'base64');
+  return xrgbToRgb(new Uint32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4));
+}
+
+async function streamStats(): Promise<{ active: number; started: number; framesSent: number }> {
+  return session.host().page.evaluate(async () => (await window.spiceHost!.worker.stats()).streams);
+}
+
+test('MJPEG stream: starts, delivers frames to both clients within the lossy bound, ends with an exact redraw', async ({ browser }) => {
+  const page = session.host().page;
+  const html5 = await openHtml5(browser, session.stack());
+  await expect.poll(async () => (await readHtml5Canvas(html5)) !== null, { timeout: 20_000 }).toBe(true);
+  const gtk = await startSpiceGtkClient({ port: session.stack().tcpPort });
+  try {
+    await expect.poll(async () => (await streamStats()).active, { timeout: 10_000 }).toBe(1);
+    const f0 = (await streamStats()).framesSent;
+    await page.waitForTimeout(1000);
+    expect((await streamStats()).framesSent - f0).toBeGreaterThan(20);
+
+    // Stop the source: its last picture goes out as one more JPEG frame.
+    await page.evaluate(() => window.spiceHost!.workload!.stop());
+    await page.waitForTimeout(300); // past spice-gtk's 100 ms media-clock lag
+    expect((await streamStats()).active).toBe(1);
+    const gtkShot = await gtk.screenshot();
+    const html5Shot = (await readHtml5Canvas(html5))!;
+    const want = await sourceFrame();
+    const lossy = regionError(gtkShot, want);
+    expect(lossy.mean, JSON.stringify(lossy)).toBeLessThanOrEqual(MAX_MEAN_ERROR);
+    expect(lossy.far).toBeLessThanOrEqual(MAX_FAR_SHARE);
+    const h = regionError(html5Shot, want);
+    expect(h.mean, JSON.stringify(h)).toBeLessThanOrEqual(MAX_MEAN_ERROR);
+    expect(h.far, JSON.stringify(h)).toBeLessThanOrEqual(MAX_FAR_SHARE);
+
+    // A second later the stream ends and the area is sent losslessly: both pictures are exact.
+    await expect.poll(async () => (await streamStats()).active, { timeout: 5000 }).toBe(0);
+    await expect.poll(async () => comparePixels((await gtk.screenshot()).rgb, want, 1024).diff, { timeout: 5000 }).toBe(0);
+    await expect.poll(async () => comparePixels((await readHtml5Canvas(html5))!.rgb, want, 1024).diff, { timeout: 5000 }).toBe(0);
+    const shot = await spicyScreenshot(session.stack().tcpPort);
+    expect(comparePixels(shot.image!.rgb, want, 1024).diff).toBe(0);
+  } finally {
+    await gtk.close();
+    await html5.page.context().close();
+  }
+});
