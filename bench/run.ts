@@ -13,6 +13,7 @@ import { FramebufferPusher } from '../src/sources/framebuffer-pusher.ts';
 import { setLogLevel } from '../src/util/logger.ts';
 import { makeCorpus, makeImage, type CorpusImage } from './corpus.ts';
 import { loadCodecs, type BenchCodec } from './codecs.ts';
+import { bestTime } from './timing.ts';
 
 setLogLevel('warn');
 
@@ -20,20 +21,6 @@ export interface Row {
   section: string;
   name: string;
   [metric: string]: string | number;
-}
-
-/** Runs `fn` repeatedly for at least `minMs`; returns the best time of one run in ms. */
-function best(fn: () => void, minMs = 300, minRuns = 3): number {
-  let bestMs = Infinity;
-  let runs = 0;
-  const start = performance.now();
-  while (runs < minRuns || performance.now() - start < minMs) {
-    const t = performance.now();
-    fn();
-    bestMs = Math.min(bestMs, performance.now() - t);
-    runs++;
-  }
-  return bestMs;
 }
 
 function codecRows(device: QxlDevice, corpus: CorpusImage[], codecs: BenchCodec[]): Row[] {
@@ -44,7 +31,7 @@ function codecRows(device: QxlDevice, corpus: CorpusImage[], codecs: BenchCodec[
     const raw = img.width * img.height * 4;
     for (const c of codecs) {
       let out = 0;
-      const ms = best(() => {
+      const ms = bestTime(() => {
         out = c.encode(Region.SURFACE, img.width * 4, img.width, img.height);
       });
       rows.push({
@@ -72,11 +59,11 @@ function diffRows(): Row[] {
     const fb = new Uint32Array(img.pixels);
     const pusher = new FramebufferPusher(producer, fb, w, h);
     pusher.flush(); // the first push is the whole frame
-    const unchanged = best(() => pusher.flush());
+    const unchanged = bestTime(() => pusher.flush());
     let flip = 0;
     const bw = Math.round(w * 0.316);
     const bh = Math.round(h * 0.316);
-    const changed = best(() => {
+    const changed = bestTime(() => {
       flip ^= 0xffffff;
       for (let y = 0; y < bh; y++) fb.fill(flip, (100 + y) * w + 100, (100 + y) * w + 100 + bw);
       pusher.flush();

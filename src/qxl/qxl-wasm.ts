@@ -38,6 +38,103 @@ export interface QxlWasmExports {
   ringWaitSpace(ring: number, timeoutMs: number): number;
   /** Wakes every waiter on the ring's prod and cons words; returns how many were woken. */
   ringWakeAll(ring: number): number;
+  /**
+   * Change detection (assembly/diff.ts): compares frame `cur` with mirror
+   * `prev` (32-bit pixels, `stride` bytes per row) in rows [rowFrom, rowTo),
+   * in tileW×tileH tiles; writes ≤ maxRects rects (4×u32 left, top, width,
+   * height) at `out` (room for maxRects + 1) and returns how many.
+   */
+  diffTiles(
+    cur: number,
+    prev: number,
+    stride: number,
+    width: number,
+    height: number,
+    rowFrom: number,
+    rowTo: number,
+    tileW: number,
+    tileH: number,
+    out: number,
+    maxRects: number,
+  ): number;
+  /** Copies a rect from `src` to the same place in `dst`. */
+  copyRect(src: number, dst: number, stride: number, left: number, top: number, width: number, height: number): void;
+  /** Copies the rect at (srcX, srcY) of `buf` to (left, top), overlap-safe (COPY_BITS on a mirror). */
+  moveRect(buf: number, stride: number, left: number, top: number, width: number, height: number, srcX: number, srcY: number): void;
+  /**
+   * Vertical scroll inside a changed region: returns dy (cur row y = prev row
+   * y + dy) and writes 5×u32 (left, top, width, height, srcY) at `out`, or 0.
+   * `work` needs 4·(rh + min(height, rh + 2·maxShift)) + 512 bytes.
+   */
+  detectScroll(
+    cur: number,
+    prev: number,
+    stride: number,
+    width: number,
+    height: number,
+    left: number,
+    top: number,
+    rw: number,
+    rh: number,
+    maxShift: number,
+    out: number,
+    work: number,
+  ): number;
+  /**
+   * Moved block inside a changed region: returns 1 and writes 6×u32 (left,
+   * top, width, height, srcX, srcY) at `out`, or 0. `work` needs 1536 bytes.
+   */
+  detectMove(
+    cur: number,
+    prev: number,
+    stride: number,
+    width: number,
+    height: number,
+    left: number,
+    top: number,
+    rw: number,
+    rh: number,
+    maxShift: number,
+    out: number,
+    work: number,
+  ): number;
+  /**
+   * SPICE LZ (RGB32, or RGBA when `withAlpha` ≠ 0) of the width×height 32-bit
+   * pixels at `src` (row pitch `srcStride`) into `dst`: returns the stream's
+   * bytes (28-byte header included), 0 when it exceeds `dstCapacity` or the size
+   * is invalid. `work` must hold {@link lzWorkBytes} bytes.
+   */
+  lzEncode(
+    src: number,
+    srcStride: number,
+    width: number,
+    height: number,
+    withAlpha: number,
+    dst: number,
+    dstCapacity: number,
+    work: number,
+  ): number;
+  /** Bytes of work memory lzEncode needs for a width×height image. */
+  lzWorkBytes(width: number, height: number): number;
+  /**
+   * SPICE QUIC (type RGB32, or RGBA when `withAlpha` ≠ 0) of the width×height
+   * 32-bit pixels at `src` (row pitch `srcStride`) into `dst`: returns the
+   * stream's bytes (a multiple of 4, 20-byte header included), 0 when it would
+   * exceed `dstCapacity` (nothing is written past it) or the size is invalid.
+   * `work` must hold {@link quicWorkBytes} bytes.
+   */
+  quicEncode(
+    src: number,
+    srcStride: number,
+    width: number,
+    height: number,
+    withAlpha: number,
+    dst: number,
+    dstCapacity: number,
+    work: number,
+  ): number;
+  /** Bytes of work memory quicEncode needs for images `width` pixels wide (0: unsupported width). */
+  quicWorkBytes(width: number): number;
 }
 
 const EXPORT_NAMES: readonly (keyof QxlWasmExports)[] = [
