@@ -56,3 +56,30 @@ describe('ImageEncoder', () => {
     expect(Array.from(new Uint32Array(packArea(sub).buffer))).toEqual([1, 2, 17, 18]);
   });
 });
+
+describe('auto compression on the benchmark corpus', () => {
+  it('picks whichever of LZ and QUIC makes the smaller stream (within 10%)', async () => {
+    const { QxlDevice } = await import('../src/qxl/qxl-device.ts');
+    const { Region } = await import('../src/qxl/qxl-layout.ts');
+    const { makeImage, CORPUS_KINDS } = await import('../bench/corpus.ts');
+    const { renderTestPattern } = await import('../src/sources/test-pattern.ts');
+    const device = await QxlDevice.create();
+    const [w, h] = [1024, 768];
+    const surface = new Uint32Array(device.memory.buffer, Region.SURFACE, w * h);
+    const pattern = new Uint32Array(w * h);
+    renderTestPattern(5, w, h, pattern);
+    const images: [string, Uint32Array][] = [...CORPUS_KINDS.map((k): [string, Uint32Array] => [k, makeImage(k, w, h).pixels]), ['test pattern', pattern]];
+    const run = (fn: typeof device.wasm.lzEncode): number =>
+      fn(Region.SURFACE, w * 4, w, h, 0, Region.ENCODER_OUT, Region.ENCODER_OUT_SIZE, Region.ENCODER_WORK);
+    const verdicts: string[] = [];
+    for (const [name, px] of images) {
+      surface.set(px);
+      const lz = run(device.wasm.lzEncode);
+      const quic = run(device.wasm.quicEncode);
+      const a: PixelArea = { addr: Region.SURFACE, stride: w * 4, bytes: device.bytes, offset: Region.SURFACE, width: w, height: h };
+      const chosen = screenLike(a) ? lz : quic;
+      verdicts.push(`${name}: lz ${lz}, quic ${quic}, chose ${chosen === lz ? 'lz' : 'quic'}`);
+      expect(chosen, verdicts.join('\n')).toBeLessThanOrEqual(Math.min(lz, quic) * 1.1);
+    }
+  });
+});

@@ -11,6 +11,8 @@ import type { ChannelConnectRequest, MainDispatcherApi, RedWorkerApi, RedWorkerS
 import { RedChannelClient } from '../server/red-channel-client.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
+import { LzEncoder } from '../codecs/lz.ts';
+import { QuicEncoder } from '../codecs/quic.ts';
 import { QxlDevice } from '../qxl/qxl-device.ts';
 import { QxlConsumer } from '../qxl/qxl-consumer.ts';
 import { QxlCmdType, QxlCursorCmdType, Region } from '../qxl/qxl-layout.ts';
@@ -36,6 +38,13 @@ export class RedWorker implements RedWorkerApi {
     this.consumer = new QxlConsumer(device);
     this.display.surfaceMemory = device.bytes.subarray(Region.SURFACE, Region.SURFACE + Region.SURFACE_SIZE);
     this.display.surfaceAddr = Region.SURFACE;
+    // The codecs read the surface in place (device memory) and share the encoder regions: one worker, one at a time.
+    const lz = new LzEncoder(device);
+    const quic = new QuicEncoder(device);
+    this.display.encoder.setCodecs({
+      lz: (addr, stride, w, h) => lz.encode(addr, stride, w, h),
+      quic: (addr, stride, w, h) => quic.encode(addr, stride, w, h),
+    });
     this.main = main;
     this.running = true;
     void this.loop();
