@@ -21,3 +21,4 @@ export {
 export * from './lz';
 export * from './quic';
 export * from './diff';
+export * from './lz4';

@@ -2,6 +2,7 @@
 import type { QxlDevice } from '../src/qxl/qxl-device.ts';
 import { LzEncoder } from '../src/codecs/lz.ts';
 import { QuicEncoder } from '../src/codecs/quic.ts';
+import { Lz4Encoder } from '../src/codecs/lz4.ts';
 import { Region } from '../src/qxl/qxl-layout.ts';
 
 export interface BenchCodec {
@@ -18,6 +19,7 @@ export function loadCodecs(device: QxlDevice): BenchCodec[] {
   // Constructed for their argument checks; the raw exports are timed.
   new LzEncoder(device);
   new QuicEncoder(device);
+  new Lz4Encoder(device);
   const wasm = device.wasm;
   const run = (fn: typeof wasm.lzEncode) => (addr: number, stride: number, w: number, h: number): number => {
     const n = fn(addr, stride, w, h, 0, Region.ENCODER_OUT, Region.ENCODER_OUT_SIZE, Region.ENCODER_WORK);
@@ -27,5 +29,13 @@ export function loadCodecs(device: QxlDevice): BenchCodec[] {
   return [
     { name: 'lz', encode: run(wasm.lzEncode.bind(wasm)) },
     { name: 'quic', encode: run(wasm.quicEncode.bind(wasm)) },
+    {
+      name: 'lz4',
+      encode: (addr, stride, w, h) => {
+        const n = wasm.lz4Encode(addr, stride, w, h, Region.ENCODER_OUT, Region.ENCODER_OUT_SIZE, Region.ENCODER_WORK);
+        if (n === 0) throw new Error(`bench: expected an encoded stream for ${w}x${h}, got an overflow`);
+        return n;
+      },
+    },
   ];
 }

@@ -3,7 +3,8 @@
  * mode forced, the first frame and the animated updates after it reach
  * spice-html5 and spice-gtk (a live GObject client and spicy-screenshot)
  * pixel for pixel, and the host's encoder stats show the codec was used.
- * LZ and QUIC are lossless, so the bound is exact.
+ * LZ, QUIC and LZ4 are lossless, so the bound is exact. LZ4 goes only to
+ * spice-gtk, which advertises it.
  */
 import { expect, test } from '@playwright/test';
 import type { Codec, ImageCompression } from '../src/worker/image-encoder.ts';
@@ -30,7 +31,7 @@ async function setCompression(host: HostPage, mode: ImageCompression): Promise<v
   await host.page.evaluate((m) => window.spiceHost!.worker.setImageCompression(m), mode);
 }
 
-for (const mode of ['lz', 'quic', 'auto'] as const) {
+for (const mode of ['lz', 'quic', 'lz4', 'auto'] as const) {
   test(`image compression ${mode}: spice-html5 and spice-gtk show the pattern pixel for pixel`, async ({ browser }) => {
     const host = session.host();
     await setCompression(host, mode);
@@ -68,12 +69,18 @@ for (const mode of ['lz', 'quic', 'auto'] as const) {
         // The pattern has flat, text-like areas (LZ) and gradients (QUIC).
         expect(used('lz')).toBeGreaterThan(0);
         expect(used('quic')).toBeGreaterThan(0);
+      } else if (mode === 'lz4') {
+        // Only spice-gtk advertises LZ4; spice-html5 gets LZ instead.
+        expect(used('lz4')).toBeGreaterThan(3);
+        expect(used('lz')).toBeGreaterThan(3);
+        expect(used('quic')).toBe(0);
       } else {
         expect(used(mode)).toBeGreaterThan(10);
         expect(used(mode === 'lz' ? 'quic' : 'lz')).toBe(0);
+        expect(used('lz4')).toBe(0);
       }
       // Only areas too small for a codec go raw; the wire carries less than the pixels.
-      expect(used('bitmap')).toBeLessThan(used('lz') + used('quic'));
+      expect(used('bitmap')).toBeLessThan(used('lz') + used('quic') + used('lz4'));
       expect(after.bytesOut - before.bytesOut).toBeLessThan((after.bytesIn - before.bytesIn) / 2);
     } finally {
       await gtk.close();

@@ -4,7 +4,8 @@
  * byte array, ready to be the payload of an LZ_RGB SpiceImage.
  */
 import type { QxlDevice } from '../qxl/qxl-device.ts';
-import { MAX_SURFACE_HEIGHT, MAX_SURFACE_WIDTH, Region } from '../qxl/qxl-layout.ts';
+import { Region } from '../qxl/qxl-layout.ts';
+import { checkDeviceArea, takeEncoderOutput } from './device-area.ts';
 
 /** Bytes of the LZ stream header (magic, version, type, width, height, stride, top_down). */
 export const LZ_HEADER_BYTES = 28;
@@ -31,17 +32,7 @@ export class LzEncoder {
    * fit the output region.
    */
   encode(srcAddr: number, srcStride: number, width: number, height: number, withAlpha = false): Uint8Array {
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 ||
-        width > MAX_SURFACE_WIDTH || height > MAX_SURFACE_HEIGHT) {
-      throw new Error(`lz: expected a size from 1x1 to ${MAX_SURFACE_WIDTH}x${MAX_SURFACE_HEIGHT}, got ${width}x${height}`);
-    }
-    if (!Number.isInteger(srcStride) || srcStride < width * 4) {
-      throw new Error(`lz: expected a row pitch of at least ${width * 4} bytes (4·width), got ${srcStride}`);
-    }
-    const last = srcAddr + (height - 1) * srcStride + width * 4;
-    if (!Number.isInteger(srcAddr) || srcAddr < 0 || last > this.device.byteLength) {
-      throw new Error(`lz: expected the pixels inside device memory (0..${this.device.byteLength}), got ${srcAddr}..${last}`);
-    }
+    checkDeviceArea('lz', this.device, srcAddr, srcStride, width, height);
     const wasm = this.device.wasm;
     const work = wasm.lzWorkBytes(width, height);
     if (work > Region.ENCODER_WORK_SIZE) {
@@ -55,7 +46,6 @@ export class LzEncoder {
     if (size === 0) {
       throw new Error(`lz: expected the ${width}x${height} stream to fit ${Region.ENCODER_OUT_SIZE} output bytes, got an overflow`);
     }
-    // slice() copies into a fresh, non-shared ArrayBuffer.
-    return this.device.bytes.slice(Region.ENCODER_OUT, Region.ENCODER_OUT + size);
+    return takeEncoderOutput(this.device, size);
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { QxlDevice } from '../qxl/qxl-device.ts';
 import { Region } from '../qxl/qxl-layout.ts';
+import { checkDeviceArea, takeEncoderOutput } from './device-area.ts';
 
 /** Bytes of the QUIC stream header (magic, version, type, width, height). */
 export const QUIC_HEADER_BYTES = 20;
@@ -47,21 +48,7 @@ export class QuicEncoder {
    * fit the output capacity.
    */
   encode(srcAddr: number, srcStride: number, width: number, height: number, withAlpha = false): Uint8Array {
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-      throw new Error(`quic: expected a size of at least 1x1 in whole pixels, got ${width}x${height}`);
-    }
-    if (!Number.isInteger(srcStride) || srcStride < width * 4) {
-      throw new Error(`quic: expected a row pitch of at least ${width * 4} bytes (4·width), got ${srcStride}`);
-    }
-    const last = srcAddr + (height - 1) * srcStride + width * 4;
-    if (!Number.isInteger(srcAddr) || srcAddr < 0 || last > this.device.byteLength) {
-      throw new Error(`quic: expected the pixels inside device memory (0..${this.device.byteLength}), got ${srcAddr}..${last}`);
-    }
-    const encoderEnd = Region.ENCODER_WORK + Region.ENCODER_WORK_SIZE;
-    if (srcAddr < encoderEnd && last > Region.ENCODER_OUT) {
-      // The encoder writes there while it reads the pixels.
-      throw new Error(`quic: expected pixels outside the encoder regions (${Region.ENCODER_OUT}..${encoderEnd}), got ${srcAddr}..${last}`);
-    }
+    checkDeviceArea('quic', this.device, srcAddr, srcStride, width, height, false);
     const wasm = this.device.wasm;
     if (typeof wasm.quicEncode !== 'function') {
       throw new Error('quic: expected the device module to export quicEncode, got none (rebuild with npm run asbuild)');
@@ -77,7 +64,6 @@ export class QuicEncoder {
     if (size === 0) {
       throw new Error(`quic: expected the ${width}x${height} stream to fit ${this.outCapacity} output bytes, got an overflow`);
     }
-    // slice() copies into a fresh, non-shared ArrayBuffer.
-    return this.device.bytes.slice(Region.ENCODER_OUT, Region.ENCODER_OUT + size);
+    return takeEncoderOutput(this.device, size);
   }
 }

@@ -135,6 +135,15 @@ export interface QxlWasmExports {
   ): number;
   /** Bytes of work memory quicEncode needs for images `width` pixels wide (0: unsupported width). */
   quicWorkBytes(width: number): number;
+  /**
+   * SPICE LZ4 (top_down byte, format byte 32BIT, then one big-endian length
+   * and LZ4 block) of the width×height pixels at `src` into `dst`: returns the
+   * bytes written, 0 when they exceed `dstCapacity` or the size is invalid.
+   * `work` must hold {@link lz4WorkBytes} bytes.
+   */
+  lz4Encode(src: number, srcStride: number, width: number, height: number, dst: number, dstCapacity: number, work: number): number;
+  /** Bytes of work memory lz4Encode needs for a width×height image (0: too large). */
+  lz4WorkBytes(width: number, height: number): number;
 }
 
 const EXPORT_NAMES: readonly (keyof QxlWasmExports)[] = [

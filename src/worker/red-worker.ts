@@ -13,6 +13,7 @@ import { RelayStream } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
 import { LzEncoder } from '../codecs/lz.ts';
 import { QuicEncoder } from '../codecs/quic.ts';
+import { Lz4Encoder } from '../codecs/lz4.ts';
 import { QxlDevice } from '../qxl/qxl-device.ts';
 import { QxlConsumer } from '../qxl/qxl-consumer.ts';
 import { QxlCmdType, QxlCursorCmdType, Region } from '../qxl/qxl-layout.ts';
@@ -41,9 +42,11 @@ export class RedWorker implements RedWorkerApi {
     // The codecs read the surface in place (device memory) and share the encoder regions: one worker, one at a time.
     const lz = new LzEncoder(device);
     const quic = new QuicEncoder(device);
+    const lz4 = new Lz4Encoder(device);
     this.display.encoder.setCodecs({
       lz: (addr, stride, w, h) => lz.encode(addr, stride, w, h),
       quic: (addr, stride, w, h) => quic.encode(addr, stride, w, h),
+      lz4: (addr, stride, w, h) => lz4.encode(addr, stride, w, h),
     });
     this.main = main;
     this.running = true;
