@@ -34,6 +34,10 @@
 // @ts-ignore: decorator
 @inline const MAX_ANCHOR_HITS: u32 = 8;
 
+/** Anchor matches detectMove grows into blocks, per anchor. */
+// @ts-ignore: decorator
+@inline const MAX_MOVE_HITS: u32 = 24;
+
 /** Span breakpoints kept per direction by detectMove. */
 // @ts-ignore: decorator
 @inline const MAX_BREAKS: u32 = 64;
@@ -652,13 +656,15 @@ export function detectMove(
   let bestArea: u64 = 0;
   let bl: u32 = 0, bt: u32 = 0, bw: u32 = 0, bh: u32 = 0;
   let bdx: i32 = 0, bdy: i32 = 0;
-  const anchors: u32 = 8;
-  for (let k: u32 = 0; k < anchors; k++) {
-    const ay = top + ((2 * k + 1) * rh) / (2 * anchors);
+  const anchorRows: u32 = 8;
+  // Three anchors per row, searched from its start, a third and two thirds in: the
+  // first may sit where the block meets static content that did not move.
+  for (let k: u32 = 0; k < anchorRows * 3; k++) {
+    const ay = top + ((2 * (k / 3) + 1) * rh) / (2 * anchorRows);
     const a = cur + <usize>ay * stride;
     const p = prev + <usize>ay * stride;
     // Anchor: the first changed pixel starting a non-uniform segment.
-    let ax = left;
+    let ax = left + ((k % 3) * rw) / 3;
     let found = false;
     while (ax + ANCHOR_PIXELS <= right) {
       ax = firstDiff(a, p, ax, right - ANCHOR_PIXELS + 1);
@@ -676,48 +682,53 @@ export function detectMove(
     if (!found) continue;
     const first = load<u32>(a + (<usize>ax << 2));
     let hits: u32 = 0;
-    for (let dy = -m; dy <= m && hits < 16; dy++) {
-      const sy = <i32>ay + dy;
-      if (sy < 0 || sy >= <i32>height) continue;
-      const srow = prev + <usize>sy * stride;
-      for (let dx = -m; dx <= m; dx++) {
-        const sx = <i32>ax + dx;
-        if (sx < 0 || sx + <i32>ANCHOR_PIXELS > <i32>width || (dx == 0 && dy == 0)) continue;
-        if (load<u32>(srow + (<usize>sx << 2)) != first) continue;
-        if (!rowsEqual(a + (<usize>ax << 2), srow + (<usize>sx << 2), ANCHOR_PIXELS)) continue;
-        hits++;
-        // Span on the anchor row, then up and down.
-        const b = srow + (<usize>dx << 2);
-        let l = ax;
-        const minL = dx < 0 ? max<u32>(left, <u32>(-dx)) : left;
-        while (l > minL && load<u32>(a + (<usize>(l - 1) << 2)) == load<u32>(b + (<usize>(l - 1) << 2))) l--;
-        const maxR = dx > 0 ? min<u32>(right, <u32>(<i32>width - dx)) : right;
-        const r = firstDiff(a, b, ax + ANCHOR_PIXELS, maxR);
-        if (<u64>(r - l) * <u64>rh < bestArea) continue; // cannot beat the best
-        const nUp = growBlock(cur, prev, stride, height, top, bottom, ax, ay, dx, dy, -1, l, r, up);
-        const nDown = growBlock(cur, prev, stride, height, top, bottom, ax, ay, dx, dy, 1, l, r, down);
-        for (let u: u32 = 0; u < nUp; u++) {
-          const uRows = load<u32>(up + <usize>u * 12);
-          const uL = load<u32>(up + <usize>u * 12, 4);
-          const uR = load<u32>(up + <usize>u * 12, 8);
-          for (let d: u32 = 0; d < nDown; d++) {
-            const dRows = load<u32>(down + <usize>d * 12);
-            const cl = max(uL, load<u32>(down + <usize>d * 12, 4));
-            const cr = min(uR, load<u32>(down + <usize>d * 12, 8));
-            const h = uRows + dRows + 1;
-            const area = <u64>(cr - cl) * <u64>h;
-            if (area > bestArea) {
-              bestArea = area;
-              bl = cl;
-              bt = ay - uRows;
-              bw = cr - cl;
-              bh = h;
-              bdx = dx;
-              bdy = dy;
+    // Nearest shifts first (rings of growing Chebyshev distance): a window moves a few
+    // pixels per frame, while repeated structure (a border, a rule) matches far shifts too.
+    for (let d: i32 = 1; d <= m && hits < MAX_MOVE_HITS; d++) {
+      for (let dy = -d; dy <= d && hits < MAX_MOVE_HITS; dy++) {
+        const ring = dy == -d || dy == d;
+        const sy = <i32>ay + dy;
+        if (sy < 0 || sy >= <i32>height) continue;
+        const srow = prev + <usize>sy * stride;
+        for (let dx = -d; dx <= d; dx += ring ? 1 : 2 * d) {
+          const sx = <i32>ax + dx;
+          if (sx < 0 || sx + <i32>ANCHOR_PIXELS > <i32>width) continue;
+          if (load<u32>(srow + (<usize>sx << 2)) != first) continue;
+          if (!rowsEqual(a + (<usize>ax << 2), srow + (<usize>sx << 2), ANCHOR_PIXELS)) continue;
+          hits++;
+          // Span on the anchor row, then up and down.
+          const b = srow + (<usize>dx << 2);
+          let l = ax;
+          const minL = dx < 0 ? max<u32>(left, <u32>(-dx)) : left;
+          while (l > minL && load<u32>(a + (<usize>(l - 1) << 2)) == load<u32>(b + (<usize>(l - 1) << 2))) l--;
+          const maxR = dx > 0 ? min<u32>(right, <u32>(<i32>width - dx)) : right;
+          const r = firstDiff(a, b, ax + ANCHOR_PIXELS, maxR);
+          if (<u64>(r - l) * <u64>rh < bestArea) continue; // cannot beat the best
+          const nUp = growBlock(cur, prev, stride, height, top, bottom, ax, ay, dx, dy, -1, l, r, up);
+          const nDown = growBlock(cur, prev, stride, height, top, bottom, ax, ay, dx, dy, 1, l, r, down);
+          for (let u: u32 = 0; u < nUp; u++) {
+            const uRows = load<u32>(up + <usize>u * 12);
+            const uL = load<u32>(up + <usize>u * 12, 4);
+            const uR = load<u32>(up + <usize>u * 12, 8);
+            for (let q: u32 = 0; q < nDown; q++) {
+              const dRows = load<u32>(down + <usize>q * 12);
+              const cl = max(uL, load<u32>(down + <usize>q * 12, 4));
+              const cr = min(uR, load<u32>(down + <usize>q * 12, 8));
+              const h = uRows + dRows + 1;
+              const area = <u64>(cr - cl) * <u64>h;
+              if (area > bestArea) {
+                bestArea = area;
+                bl = cl;
+                bt = ay - uRows;
+                bw = cr - cl;
+                bh = h;
+                bdx = dx;
+                bdy = dy;
+              }
             }
           }
+          if (hits >= MAX_MOVE_HITS) break;
         }
-        if (hits >= 16) break;
       }
     }
   }

@@ -8,8 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QxlDevice } from '../src/qxl/qxl-device.ts';
 import { Region } from '../src/qxl/qxl-layout.ts';
-import type { QxlProducer } from '../src/qxl/qxl-producer.ts';
-import { FramebufferPusher } from '../src/sources/framebuffer-pusher.ts';
+import { ChangeDetector, type Change } from '../src/sources/change-detector.ts';
 import { setLogLevel } from '../src/util/logger.ts';
 import { makeCorpus, makeImage, type CorpusImage } from './corpus.ts';
 import { loadCodecs, type BenchCodec } from './codecs.ts';
@@ -47,29 +46,48 @@ function codecRows(device: QxlDevice, corpus: CorpusImage[], codecs: BenchCodec[
   return rows;
 }
 
-/** Change detection on a frame: unchanged, and with a 10% area changed. */
-function diffRows(): Row[] {
+/** WASM change detection on a frame: unchanged, a 10% area changed, the whole screen scrolled by a text line. */
+function diffRows(device: QxlDevice): Row[] {
   const rows: Row[] = [];
-  const producer = { pushCopy: () => true } as unknown as QxlProducer;
   for (const [w, h] of [
     [1024, 768],
     [1920, 1080],
   ] as const) {
-    const img = makeImage('ui', w, h);
-    const fb = new Uint32Array(img.pixels);
-    const pusher = new FramebufferPusher(producer, fb, w, h);
-    pusher.flush(); // the first push is the whole frame
-    const unchanged = bestTime(() => pusher.flush());
+    const d = new ChangeDetector(device, w, h);
+    const img = makeImage('text', w, h);
+    d.frame.set(img.pixels);
+    const commitAll = (changes: Change[]): void => {
+      for (const c of changes) {
+        if (c.kind === 'copy') d.commit(c.rect);
+        else d.commitScroll(c.dest, c.srcX, c.srcY);
+      }
+    };
+    commitAll(d.detect()); // the first detect is the whole frame
+    const unchanged = bestTime(() => commitAll(d.detect()));
     let flip = 0;
     const bw = Math.round(w * 0.316);
     const bh = Math.round(h * 0.316);
+    let last: Change[] = [];
     const changed = bestTime(() => {
+      commitAll(last);
       flip ^= 0xffffff;
-      for (let y = 0; y < bh; y++) fb.fill(flip, (100 + y) * w + 100, (100 + y) * w + 100 + bw);
-      pusher.flush();
+      for (let y = 0; y < bh; y++) d.frame.fill(flip, (100 + y) * w + 100, (100 + y) * w + 100 + bw);
+      last = d.detect();
     });
-    rows.push({ section: 'diff', name: `js ${w}x${h} unchanged`, ms: +unchanged.toFixed(3) });
-    rows.push({ section: 'diff', name: `js ${w}x${h} 10% changed`, ms: +changed.toFixed(3) });
+    commitAll(last);
+    // A terminal scrolling by one 16-row line: everything moves up, a new line appears at the bottom.
+    let scrolls = 0;
+    const scrolled = bestTime(() => {
+      d.frame.copyWithin(0, 16 * w);
+      const from = ((scrolls++ * 16) % (h - 16)) * w;
+      d.frame.set(img.pixels.subarray(from, from + 16 * w), (h - 16) * w);
+      const changes = d.detect();
+      if (changes[0]?.kind !== 'scroll') throw new Error(`bench: expected the scroll to be found, got ${JSON.stringify(changes[0])}`);
+      commitAll(changes);
+    });
+    rows.push({ section: 'diff', name: `wasm ${w}x${h} unchanged`, ms: +unchanged.toFixed(3) });
+    rows.push({ section: 'diff', name: `wasm ${w}x${h} 10% changed`, ms: +changed.toFixed(3) });
+    rows.push({ section: 'diff', name: `wasm ${w}x${h} scroll (COPY_BITS found)`, ms: +scrolled.toFixed(3) });
   }
   return rows;
 }
@@ -92,9 +110,9 @@ async function main(): Promise<void> {
   };
   process.stdout.write(`spice-web-server benchmark on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}\n\n`);
   const device = await QxlDevice.create();
-  const codecs = await loadCodecs(device);
+  const codecs = loadCodecs(device);
   const corpus = makeCorpus();
-  const rows = [...codecRows(device, corpus, codecs), ...diffRows()];
+  const rows = [...codecRows(device, corpus, codecs), ...diffRows(device)];
   if (!process.argv.includes('--no-e2e')) {
     const { e2eRows } = await import('./e2e.ts');
     rows.push(...(await e2eRows()));

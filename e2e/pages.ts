@@ -194,3 +194,16 @@ export async function settledGuestPicture(host: HostPage): Promise<{ width: numb
   }
   throw new Error('the guest picture did not settle within 15 s');
 }
+
+/** The workload source's current frame as R,G,B bytes (base64 across the page boundary: a plain array is too slow). */
+export async function workloadFrame(host: HostPage): Promise<Uint8Array> {
+  const b64 = await host.page.evaluate(() => {
+    const fb = window.spiceHost!.workload!.fb; // a view into the device memory
+    const bytes = new Uint8Array(fb.buffer, fb.byteOffset, fb.byteLength).slice();
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  });
+  const raw = Buffer.from(b64, 'base64');
+  return xrgbToRgb(new Uint32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4));
+}

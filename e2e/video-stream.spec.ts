@@ -4,8 +4,8 @@
  * the region stops changing the stream ends and both pictures are exact again.
  */
 import { expect, test } from '@playwright/test';
-import { comparePixels, spicyScreenshot, xrgbToRgb, type RgbImage } from './harness.ts';
-import { openHtml5, readHtml5Canvas, useHostedSession } from './pages.ts';
+import { comparePixels, spicyScreenshot, type RgbImage } from './harness.ts';
+import { openHtml5, readHtml5Canvas, useHostedSession, workloadFrame } from './pages.ts';
 import { startSpiceGtkClient } from './spice-gtk.ts';
 
 const session = useHostedSession('&workload=video');
@@ -32,18 +32,6 @@ function regionError(img: RgbImage, want: Uint8Array): { mean: number; far: numb
   return { mean: sum / n, far: far / n };
 }
 
-/** The stopped source's frame as R,G,B bytes (sent as base64: a plain array is too slow to pass). */
-async function sourceFrame(): Promise<Uint8Array> {
-  const b64 = await session.host().page.evaluate(() => {
-    const bytes = new Uint8Array(window.spiceHost!.workload!.fb.buffer.slice(0));
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(s);
-  });
-  const raw = Buffer.from(b64, 'base64');
-  return xrgbToRgb(new Uint32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4));
-}
-
 async function streamStats(): Promise<{ active: number; started: number; framesSent: number }> {
   return session.host().page.evaluate(async () => (await window.spiceHost!.worker.stats()).streams);
 }
@@ -65,7 +53,7 @@ test('MJPEG stream: starts, delivers frames to both clients within the lossy bou
     expect((await streamStats()).active).toBe(1);
     const gtkShot = await gtk.screenshot();
     const html5Shot = (await readHtml5Canvas(html5))!;
-    const want = await sourceFrame();
+    const want = await workloadFrame(session.host());
     const lossy = regionError(gtkShot, want);
     expect(lossy.mean, JSON.stringify(lossy)).toBeLessThanOrEqual(MAX_MEAN_ERROR);
     expect(lossy.far).toBeLessThanOrEqual(MAX_FAR_SHARE);

@@ -32,6 +32,8 @@ export interface RedWorkerStats {
   sessions: number;
   primary: { width: number; height: number } | null;
   drawablesProcessed: number;
+  /** Of those, COPY_BITS (scrolls and moved blocks found by change detection). */
+  copyBitsProcessed: number;
   cursorCommandsProcessed: number;
   /** Images sent: count, raw and encoded bytes, per codec. */
   images: EncoderStats;

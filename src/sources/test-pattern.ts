@@ -252,8 +252,8 @@ export class TestPatternSource {
       throw new RangeError(`TestPatternSource: expected positive integer width and height, got ${this.width}x${this.height}`);
     }
     if (!(this.fps > 0 && this.fps <= 1000)) throw new RangeError(`TestPatternSource: expected fps in (0, 1000], got ${this.fps}`);
-    this.fb = new Uint32Array(this.width * this.height);
-    this.pusher = new FramebufferPusher(producer, this.fb, this.width, this.height, this.surfaceId);
+    this.pusher = new FramebufferPusher(producer, this.width, this.height, this.surfaceId);
+    this.fb = this.pusher.fb;
   }
 
   /** Number of the frame currently rendered (the one being pushed). */

@@ -48,8 +48,8 @@ export class WorkloadSource {
     this.width = opts.width ?? 1024;
     this.height = opts.height ?? 768;
     this.fps = opts.fps ?? 60;
-    this.fb = new Uint32Array(this.width * this.height);
-    this.pusher = new FramebufferPusher(producer, this.fb, this.width, this.height);
+    this.pusher = new FramebufferPusher(producer, this.width, this.height);
+    this.fb = this.pusher.fb;
     this.drawBackground();
   }
 
@@ -146,7 +146,8 @@ export class WorkloadSource {
     this.rect(cur.x - 1, cur.y - 1, 302, 202, 0x101010);
     this.rect(cur.x, cur.y, 300, 24, 0x1c4f8a);
     this.rect(cur.x, cur.y + 24, 300, 176, 0xf4f4f4);
-    for (let row = cur.y + 34; row < cur.y + 190; row += 18) this.rect(cur.x + 10, row, 180 + ((row * 13) % 100), 8, 0xb8b8b8);
+    // Window content moves with it, as a real window does.
+    for (let row = cur.y + 34; row < cur.y + 190; row += 18) this.rect(cur.x + 10, row, 180 + (((row - cur.y) * 13) % 100), 8, 0xb8b8b8);
   }
 
   private desktopRect(x: number, y: number, w: number, h: number): void {

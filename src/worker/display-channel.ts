@@ -61,6 +61,8 @@ export class DisplayChannel {
   private expiryTimer: ReturnType<typeof setInterval> | null = null;
   private imageId = 0;
   drawablesProcessed = 0;
+  /** COPY_BITS operations applied (scrolls and moved blocks). */
+  copyBitsProcessed = 0;
 
   get primary(): PrimarySurface | null {
     return this.surface;
@@ -165,6 +167,7 @@ export class DisplayChannel {
       s.pixels.copyWithin((top + y) * stride + left * 4, from, from + width * 4);
     }
     this.drawablesProcessed++;
+    this.copyBitsProcessed++;
     const body = encodeCopyBits(0, { top, left, bottom: top + height, right: left + width }, srcX, srcY);
     for (const c of this.clients) c.sendCopyBits(body);
   }

@@ -195,6 +195,7 @@ export class RedWorker implements RedWorkerApi {
       sessions: this.sessions.size,
       primary: p ? { width: p.width, height: p.height } : null,
       drawablesProcessed: this.display.drawablesProcessed,
+      copyBitsProcessed: this.display.copyBitsProcessed,
       images: { ...this.display.encoder.stats, byCodec: { ...this.display.encoder.stats.byCodec } },
       streams: {
         active: this.display.streams.streams.size,

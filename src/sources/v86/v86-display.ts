@@ -55,7 +55,7 @@ export class V86Display {
   readonly text = new TextScreen();
   private gfxWidth = 0;
   private gfxHeight = 0;
-  private fb = new Uint32Array(0);
+  private fb: Uint32Array = new Uint32Array(0);
   private pusher: FramebufferPusher | null = null;
   private surface: { width: number; height: number } | null = null;
   private blinkOn = true;
@@ -163,8 +163,8 @@ export class V86Display {
     // Draws still queued for the old surface go first; then the new surface, then its whole frame.
     await this.host.createPrimary(width, height);
     this.surface = { width, height };
-    this.fb = new Uint32Array(width * height);
-    this.pusher = new FramebufferPusher(this.producer, this.fb, width, height);
+    this.pusher = new FramebufferPusher(this.producer, width, height);
+    this.fb = this.pusher.fb;
     this.text.invalidate();
     this.surfacesCreated++;
     log.info(`guest ${this.mode} mode ${width}x${height}`);
