@@ -22,3 +22,4 @@ export * from './lz';
 export * from './quic';
 export * from './diff';
 export * from './lz4';
+export * from './jpeg';

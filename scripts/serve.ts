@@ -7,7 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { RelayServer } from '../src/relay/relay-server.ts';
 import { GUESTS } from '../src/sources/v86/guest-catalog.ts';
-import { IMAGE_COMPRESSIONS } from '../src/worker/image-encoder.ts';
+import { IMAGE_COMPRESSIONS, JPEG_MODES } from '../src/worker/image-encoder.ts';
 import { STREAMING_MODES } from '../src/worker/video-stream.ts';
 import { createLogger, setLogLevel, type LogLevel } from '../src/util/logger.ts';
 
@@ -31,6 +31,7 @@ export interface ServeOptions {
   memoryMB: number | null;
   imageCompression: string | null;
   streaming: string | null;
+  jpeg: string | null;
 }
 
 /** The catalogued guests, plus "bios" (SeaBIOS with no disk). */
@@ -56,6 +57,10 @@ export const SERVE_HELP = `Options:
   --streaming off|all|filter
                        video streams for areas that keep changing (default filter: only
                        photo-like ones; all: any; off: never), sent as MJPEG
+  --jpeg auto|always|never
+                       lossy JPEG for photo-like areas (default auto: only to clients that
+                       read slower than 10 Mbit/s; such areas are resent losslessly once
+                       they stay unchanged for a second)
   --log-level LEVEL    debug | info | warn | error (default info)
   -h, --help           show this help
 `;
@@ -78,6 +83,7 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     memoryMB: null,
     imageCompression: null,
     streaming: null,
+    jpeg: null,
   };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -152,6 +158,14 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
         o.streaming = v;
         break;
       }
+      case '--jpeg': {
+        const v = value();
+        if (!v || !(JPEG_MODES as readonly string[]).includes(v)) {
+          throw new Error(`--jpeg: expected one of ${JPEG_MODES.join(', ')}, got "${v ?? ''}"`);
+        }
+        o.jpeg = v;
+        break;
+      }
       case '--log-level':
         o.logLevel = (value() ?? 'info') as LogLevel;
         break;
@@ -220,6 +234,7 @@ export function guestQuery(o: ServeOptions, files: Map<string, string>): URLSear
   if (o.memoryMB) q.set('memory', String(o.memoryMB));
   if (o.imageCompression) q.set('compression', o.imageCompression);
   if (o.streaming) q.set('streaming', o.streaming);
+  if (o.jpeg) q.set('jpeg', o.jpeg);
   return q;
 }
 

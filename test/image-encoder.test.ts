@@ -31,6 +31,26 @@ describe('ImageEncoder', () => {
     expect(enc.choose(photo, { lz4: false, preferred: 'quic' })).toBe('quic');
   });
 
+  it('JPEG: photo-like areas at low bandwidth (auto), always, never; never for refreshes or screen-like areas', () => {
+    const one = (): Uint8Array => new Uint8Array(1);
+    const enc = new ImageEncoder({ lz: one, quic: one, jpeg: one });
+    const bigPhoto = area(64, 64, (x, y) => ((x * 7919 + y * 104729) ^ (x * y)) & 0xffffff);
+    const bigFlat = area(64, 64, (x) => (x < 32 ? 0xffffff : 0x102030));
+    expect(enc.choose(bigPhoto, { lz4: false })).toBe('quic');
+    expect(enc.choose(bigPhoto, { lz4: false, lowBandwidth: true })).toBe('jpeg');
+    expect(enc.choose(bigPhoto, { lz4: false, lowBandwidth: true, lossless: true })).toBe('quic');
+    expect(enc.choose(bigFlat, { lz4: false, lowBandwidth: true })).toBe('lz');
+    const smallPhoto = area(30, 16, (x, y) => ((x * 7919 + y * 104729) ^ (x * y)) & 0xffffff);
+    expect(enc.choose(smallPhoto, { lz4: false, lowBandwidth: true })).toBe('quic'); // too small to be worth it
+    enc.jpeg = 'always';
+    expect(enc.choose(bigPhoto, { lz4: false })).toBe('jpeg');
+    enc.jpeg = 'never';
+    expect(enc.choose(bigPhoto, { lz4: false, lowBandwidth: true })).toBe('quic');
+    enc.jpeg = 'always';
+    enc.compression = 'lz';
+    expect(enc.choose(bigPhoto, { lz4: false })).toBe('lz'); // a forced lossless codec wins
+  });
+
   it('falls back to a bitmap when a codec is missing, the area is tiny, or the codec fails', () => {
     const enc = new ImageEncoder({
       lz: () => {

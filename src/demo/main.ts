@@ -1,6 +1,6 @@
 /** The demo page: hosts the default session on load and says how to connect. */
 import { SessionHost } from '../host/session-host.ts';
-import { IMAGE_COMPRESSIONS, type ImageCompression } from '../worker/image-encoder.ts';
+import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } from '../worker/image-encoder.ts';
 import { STREAMING_MODES, type StreamingMode } from '../worker/video-stream.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
 import { guessImageKind, listImages, loadState, stateMeta, storeImage, storeState, type ImageKind } from './persistence.ts';
@@ -40,7 +40,7 @@ function banner(text: string): void {
 /** Reloads the page serving another source; connection settings are kept. */
 function serve(query: string): void {
   const next = new URLSearchParams(query);
-  for (const k of ['relay', 'session', 'password', 'log', 'compression', 'streaming']) {
+  for (const k of ['relay', 'session', 'password', 'log', 'compression', 'streaming', 'jpeg']) {
     const v = params.get(k);
     if (v !== null) next.set(k, v);
   }
@@ -114,6 +114,10 @@ async function start(source: ResolvedSource): Promise<SessionHost> {
   if (!(STREAMING_MODES as readonly string[]).includes(streaming)) {
     throw new Error(`streaming: expected one of ${STREAMING_MODES.join(', ')}, got "${streaming}"`);
   }
+  const jpeg = params.get('jpeg') ?? (import.meta.env.VITE_SPICE_JPEG as string | undefined) ?? 'auto';
+  if (!(JPEG_MODES as readonly string[]).includes(jpeg)) {
+    throw new Error(`jpeg: expected one of ${JPEG_MODES.join(', ')}, got "${jpeg}"`);
+  }
   return SessionHost.start({
     relayUrl,
     session,
@@ -121,6 +125,7 @@ async function start(source: ResolvedSource): Promise<SessionHost> {
     source: source.spec,
     imageCompression: compression as ImageCompression,
     streaming: streaming as StreamingMode,
+    jpeg: jpeg as JpegMode,
   });
 }
 

@@ -18,6 +18,7 @@ import { RelayStream } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
 import type { ImageCompression } from '../worker/image-encoder.ts';
 import type { StreamingMode } from '../worker/video-stream.ts';
+import type { JpegMode } from '../worker/image-encoder.ts';
 
 const log = createLogger('session-host');
 
@@ -40,6 +41,8 @@ export interface SessionHostOptions {
   imageCompression?: ImageCompression;
   /** Video stream detection (default filter). */
   streaming?: StreamingMode;
+  /** Lossy JPEG for photo-like areas: at low bandwidth (default), always, or never. */
+  jpeg?: JpegMode;
 }
 
 export interface SessionHostStats {
@@ -98,6 +101,7 @@ export class SessionHost {
     }, server.mediaClockEpoch);
     if (opts.imageCompression) await worker.setImageCompression(opts.imageCompression);
     if (opts.streaming) await worker.setStreaming(opts.streaming);
+    if (opts.jpeg) await worker.setJpeg(opts.jpeg);
     const host = new SessionHost(device, worker, server, inputs);
     if (spec.kind === 'test-pattern') {
       const pattern = new TestPatternSource(new QxlProducer(device), {

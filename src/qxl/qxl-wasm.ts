@@ -144,6 +144,15 @@ export interface QxlWasmExports {
   lz4Encode(src: number, srcStride: number, width: number, height: number, dst: number, dstCapacity: number, work: number): number;
   /** Bytes of work memory lz4Encode needs for a width×height image (0: too large). */
   lz4WorkBytes(width: number, height: number): number;
+  /**
+   * Baseline JPEG (JFIF, 4:2:0) of the width×height xRGB pixels at `src` at
+   * `quality` 1..100 into `dst`: returns its size, 0 when it exceeds
+   * `dstCapacity` or the size is invalid. `work` ({@link jpegWorkBytes}
+   * bytes) starts with the standard tables (src/codecs/jpeg.ts jpegTables).
+   */
+  jpegEncode(src: number, srcStride: number, width: number, height: number, quality: number, dst: number, dstCapacity: number, work: number): number;
+  /** Bytes of work memory jpegEncode needs. */
+  jpegWorkBytes(): number;
 }
 
 const EXPORT_NAMES: readonly (keyof QxlWasmExports)[] = [

@@ -11,6 +11,7 @@ import * as Comlink from 'comlink';
 import type { StreamOffer } from '../transport/relay-stream.ts';
 import type { EncoderStats, ImageCompression } from '../worker/image-encoder.ts';
 import type { StreamingMode } from '../worker/video-stream.ts';
+import type { JpegMode } from '../worker/image-encoder.ts';
 
 /** Everything a RedWorker needs to take over one linked channel connection. */
 export interface ChannelConnectRequest {
@@ -39,8 +40,14 @@ export interface RedWorkerStats {
   images: EncoderStats;
   /** MJPEG video streams: running now, started so far, frames sent. */
   streams: { active: number; started: number; framesSent: number };
-  /** Per display client: messages held back and bytes waiting in its transport. */
-  displayBacklog: Array<{ sessionId: number; queued: number; buffered: number; sent: number; bytes: number }>;
+  /**
+   * Per display client: messages held back, bytes waiting in its transport,
+   * messages and bytes sent, measured read speed (null: keeps up), areas it
+   * has as JPEG awaiting their lossless refresh.
+   */
+  displayBacklog: Array<{
+    sessionId: number; queued: number; buffered: number; sent: number; bytes: number; bandwidthBps: number | null; lossyRects: number;
+  }>;
 }
 
 /** The RedWorker's side of the worker dispatcher. */
@@ -53,6 +60,8 @@ export interface RedWorkerApi {
   setImageCompression(mode: ImageCompression): Promise<void>;
   /** Video stream detection (`--streaming`). */
   setStreaming(mode: StreamingMode): Promise<void>;
+  /** Lossy JPEG for photo-like areas (`--jpeg`): at low bandwidth, always, or never. */
+  setJpeg(mode: JpegMode): Promise<void>;
   connectChannel(req: ChannelConnectRequest): Promise<void>;
   disconnectClient(sessionId: number): Promise<void>;
   stats(): Promise<RedWorkerStats>;
@@ -88,6 +97,10 @@ export class WorkerDispatcher {
 
   setStreaming(mode: StreamingMode): Promise<void> {
     return this.remote.setStreaming(mode);
+  }
+
+  setJpeg(mode: JpegMode): Promise<void> {
+    return this.remote.setJpeg(mode);
   }
 
   /** ClientCbs.connect: asynchronous; failures are reported through the main dispatcher. */

@@ -5,6 +5,7 @@
  * malformed input into a logged disconnect of this connection only.
  * Runs on whichever thread owns the channel (main thread or a RedWorker).
  */
+import { BandwidthMeter } from './bandwidth-meter.ts';
 import { MsgCommon, MsgcCommon, channelTypeName } from '../protocol/constants.ts';
 import {
   FULL_HEADER_SIZE,
@@ -44,6 +45,8 @@ const DEFAULT_MAX_MESSAGE = 64 * 1024;
 export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** How often a held channel looks whether its transport drained. */
 const DRAIN_POLL_MS = 20;
+/** Bytes waiting in the transport past which the link counts as backed up (for the bandwidth meter). */
+const BACKED_UP_BYTES = 256 * 1024;
 
 export abstract class RedChannelClient {
   readonly sessionId: number;
@@ -73,6 +76,8 @@ export abstract class RedChannelClient {
   /** Messages and bytes sent, for stats. */
   messagesSent = 0;
   bytesSent = 0;
+  /** How fast the client reads, measured while it is backed up. */
+  readonly bandwidth = new BandwidthMeter();
 
   constructor(
     protected readonly stream: ByteStream,
@@ -212,6 +217,7 @@ export abstract class RedChannelClient {
   /** Queues or sends a message, honouring the ACK window and the transport's backlog. */
   send(type: number, body: Uint8Array): void {
     if (this.disconnected) return;
+    this.sampleBandwidth();
     if (this.ackWindow > 0 && (this.outQueue.length > 0 || !this.mayWrite())) {
       this.outQueue.push({ type, body });
       this.onQueueGrew();
@@ -226,9 +232,15 @@ export abstract class RedChannelClient {
     if (this.drainTimer !== null || this.stream.bufferedAmount <= MAX_BUFFERED_BYTES) return;
     this.drainTimer = setTimeout(() => {
       this.drainTimer = null;
+      this.sampleBandwidth();
       this.flushQueue();
       if (this.outQueue.length > 0) this.scheduleDrainCheck();
     }, DRAIN_POLL_MS);
+  }
+
+  private sampleBandwidth(): void {
+    const buffered = this.stream.bufferedAmount;
+    this.bandwidth.sample(performance.now(), this.bytesSent - buffered, buffered > BACKED_UP_BYTES || this.outQueue.length > 0);
   }
 
   /** Subclasses bound their queue here (e.g. by collapsing it to one redraw). */

@@ -58,8 +58,21 @@ export class WorkloadSource {
   }
 
   start(): void {
+    if (this.workload === 'idle') {
+      // Nothing changes: no timer at all once the first frame is out (idle must cost no CPU).
+      this.flushIdle();
+      return;
+    }
     this.pusher.flush();
     this.timer = setInterval(() => this.tick(), 1000 / this.fps);
+  }
+
+  /** Pushes the idle frame, retrying only while the device had no room for it. */
+  private flushIdle(): void {
+    this.timer = null;
+    if (this.pusher.flush()) return;
+    this.late++;
+    this.timer = setTimeout(() => this.flushIdle(), 1000 / this.fps);
   }
 
   stop(): void {
@@ -68,18 +81,12 @@ export class WorkloadSource {
   }
 
   private tick(): void {
-    // Idle draws nothing, so there is nothing to look for (unless a push is still owed).
-    if (this.workload === 'idle' && !this.pusher.pending) return;
-    if (this.workload !== 'idle') {
-      this.frameNo++;
-      this.render(this.frameNo);
-      drawBarcode(this.fb, this.width, this.frameNo);
-    }
+    this.frameNo++;
+    this.render(this.frameNo);
+    drawBarcode(this.fb, this.width, this.frameNo);
     if (!this.pusher.flush()) this.late++;
-    if (this.workload !== 'idle') {
-      this.pushedAt.set(this.frameNo, performance.timeOrigin + performance.now());
-      if (this.pushedAt.size > 2000) this.pushedAt.delete(this.pushedAt.keys().next().value as number);
-    }
+    this.pushedAt.set(this.frameNo, performance.timeOrigin + performance.now());
+    if (this.pushedAt.size > 2000) this.pushedAt.delete(this.pushedAt.keys().next().value as number);
   }
 
   private drawBackground(): void {

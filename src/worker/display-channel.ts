@@ -4,7 +4,7 @@
  * surface, so a client that connects later first gets the whole picture, and
  * sends every drawable to every connected client.
  */
-import { MsgDisplay, MsgcDisplay, SurfaceFlags, SurfaceFormat } from '../protocol/constants.ts';
+import { ImageType, MsgDisplay, MsgcDisplay, SurfaceFlags, SurfaceFormat } from '../protocol/constants.ts';
 import {
   decodeDisplayInit,
   VideoCodec,
@@ -18,7 +18,7 @@ import {
   type SpiceImage,
 } from '../protocol/display-messages.ts';
 import { hasCap } from '../protocol/link.ts';
-import { ImageEncoder, packArea, screenLike, type Codec, type ImageCompression, type PixelArea } from './image-encoder.ts';
+import { ImageEncoder, packArea, screenLike, type ClientCodecPrefs, type Codec, type ImageCompression, type PixelArea } from './image-encoder.ts';
 import { mediaTime } from '../util/media-clock.ts';
 import { StreamDetector, offscreenJpegEncoder, type JpegEncoder, type StreamRect, type VideoStream } from './video-stream.ts';
 import { ProtocolError } from '../protocol/wire.ts';
@@ -32,6 +32,12 @@ const log = createLogger('display-channel');
 const DISPLAY_ACK_WINDOW = 20;
 /** Queued draws past which a slow client's backlog collapses into one full redraw. */
 const MAX_QUEUED_DRAWS = 64;
+/** Areas a client got as JPEG are sent again losslessly once they stayed untouched this long. */
+const LOSSY_REFRESH_MS = 1000;
+/** Lossy areas tracked per client; more merge into their bounding box. */
+const MAX_LOSSY_RECTS = 16;
+/** Stream id of the throw-away stream that prepares spice-html5 for JPEG images (spice-wire.md §15, quirk 12). */
+const JPEG_PRIMER_STREAM_ID = 0xfffe;
 
 export interface PrimarySurface {
   width: number;
@@ -59,6 +65,7 @@ export class DisplayChannel {
   streamFramesSent = 0;
   streamsStarted = 0;
   private expiryTimer: ReturnType<typeof setInterval> | null = null;
+  private refreshTimer: ReturnType<typeof setInterval> | null = null;
   private imageId = 0;
   drawablesProcessed = 0;
   /** COPY_BITS operations applied (scrolls and moved blocks). */
@@ -131,14 +138,45 @@ export class DisplayChannel {
   private sendArea(area: PixelArea, x0: number, y0: number): void {
     // Each client gets its codec; clients that chose the same one share the encoded message.
     const bodies = new Map<Codec, Uint8Array>();
+    for (const c of this.clients) this.sendAreaTo(c, area, x0, y0, c.codecPrefs, bodies);
+  }
+
+  private sendAreaTo(
+    c: DisplayChannelClient, area: PixelArea, x0: number, y0: number, prefs: ClientCodecPrefs, shared?: Map<Codec, Uint8Array>,
+  ): void {
+    let codec = this.encoder.choose(area, prefs);
+    let body = shared?.get(codec);
+    if (!body) {
+      const image = this.encoder.encode(area, codec, this.nextImageId());
+      if (image.type !== ImageType.JPEG && codec === 'jpeg') codec = 'bitmap'; // the encoder fell back
+      body = encodeDrawCopy(0, x0, y0, image);
+      shared?.set(codec, body);
+    }
+    if (codec === 'jpeg') {
+      c.primeJpeg();
+      c.markLossy({ left: x0, top: y0, width: area.width, height: area.height }, performance.now());
+      this.refreshTimer ??= setInterval(() => this.refreshLossy(), LOSSY_REFRESH_MS / 4);
+    }
+    c.sendDraw(body);
+  }
+
+  /** Sends the areas clients got as JPEG again losslessly, once they stayed untouched for a while. */
+  private refreshLossy(): void {
+    const now = performance.now();
+    let pending = false;
     for (const c of this.clients) {
-      const codec = this.encoder.choose(area, c.codecPrefs);
-      let body = bodies.get(codec);
-      if (!body) {
-        body = encodeDrawCopy(0, x0, y0, this.encoder.encode(area, codec, this.nextImageId()));
-        bodies.set(codec, body);
+      if (c.lossyRects.length === 0) continue;
+      if (now - c.lossySince < LOSSY_REFRESH_MS || !this.surface) {
+        pending = true;
+        continue;
       }
-      c.sendDraw(body);
+      for (const r of c.takeLossy()) {
+        this.sendAreaTo(c, this.area(r.left, r.top, r.width, r.height), r.left, r.top, { ...c.codecPrefs, lossless: true });
+      }
+    }
+    if (!pending && this.refreshTimer) {
+      clearInterval(this.refreshTimer);
+      this.refreshTimer = null;
     }
   }
 
@@ -168,6 +206,11 @@ export class DisplayChannel {
     }
     this.drawablesProcessed++;
     this.copyBitsProcessed++;
+    // Lossy pixels copied elsewhere are lossy there too.
+    const src = { left: srcX, top: srcY, width, height };
+    for (const c of this.clients) {
+      if (c.lossyRects.some((r) => intersects(r, src))) c.markLossy({ left, top, width, height }, performance.now());
+    }
     const body = encodeCopyBits(0, { top, left, bottom: top + height, right: left + width }, srcX, srcY);
     for (const c of this.clients) c.sendCopyBits(body);
   }
@@ -253,14 +296,24 @@ export class DisplayChannel {
     };
   }
 
-  /** A full-surface DRAW_COPY body for one client (new clients and collapsed backlogs). */
-  fullDraw(client: { lz4: boolean; preferred?: ImageCompression }): Uint8Array | null {
+  /** A full-surface DRAW_COPY body for one client (new clients and collapsed backlogs); a JPEG one marks the surface lossy. */
+  fullDraw(client: DisplayChannelClient): Uint8Array | null {
     const s = this.surface;
     if (!s) return null;
     const area = this.area(0, 0, s.width, s.height);
-    const image: SpiceImage = this.encoder.encode(area, this.encoder.choose(area, client), this.nextImageId());
+    const codec = this.encoder.choose(area, client.codecPrefs);
+    const image: SpiceImage = this.encoder.encode(area, codec, this.nextImageId());
+    if (image.type === ImageType.JPEG) {
+      client.primeJpeg();
+      client.markLossy({ left: 0, top: 0, width: s.width, height: s.height }, performance.now());
+      this.refreshTimer ??= setInterval(() => this.refreshLossy(), LOSSY_REFRESH_MS / 4);
+    }
     return encodeDrawCopy(0, 0, 0, image);
   }
+}
+
+function intersects(a: StreamRect, b: StreamRect): boolean {
+  return a.left < b.left + b.width && b.left < a.left + a.width && a.top < b.top + b.height && b.top < a.top + a.height;
 }
 
 /** Display channel caps (spice-protocol enums.h). */
@@ -270,8 +323,12 @@ export const DisplayCap = { LZ4_COMPRESSION: 5, PREF_COMPRESSION: 6 } as const;
 const PREFERRED: Record<number, ImageCompression> = { 1: 'off', 2: 'auto', 3: 'auto', 4: 'quic', 5: 'lz', 6: 'lz', 7: 'lz4' };
 
 export class DisplayChannelClient extends RedChannelClient {
-  /** What this client decodes and asked for. */
-  readonly codecPrefs: { lz4: boolean; preferred?: ImageCompression };
+  private readonly lz4: boolean;
+  private preferred: ImageCompression | undefined;
+  /** Areas this client has as JPEG, to be sent again losslessly; since when the newest is there. */
+  lossyRects: StreamRect[] = [];
+  lossySince = 0;
+  private jpegPrimed = false;
 
   constructor(
     stream: ByteStream,
@@ -279,7 +336,45 @@ export class DisplayChannelClient extends RedChannelClient {
     private readonly channel: DisplayChannel,
   ) {
     super(stream, { ...opts, ackWindow: DISPLAY_ACK_WINDOW, maxMessageSize: 64 * 1024 });
-    this.codecPrefs = { lz4: hasCap(opts.channelCaps, DisplayCap.LZ4_COMPRESSION) };
+    this.lz4 = hasCap(opts.channelCaps, DisplayCap.LZ4_COMPRESSION);
+  }
+
+  /** What this client decodes, asked for, and how fast it reads now. */
+  get codecPrefs(): ClientCodecPrefs {
+    return { lz4: this.lz4, preferred: this.preferred, lowBandwidth: this.bandwidth.isLow() };
+  }
+
+  /**
+   * spice-html5 draws JPEG images only once its display channel has seen a
+   * stream: before the first one, create and destroy a throw-away stream.
+   */
+  primeJpeg(): void {
+    if (this.jpegPrimed) return;
+    this.jpegPrimed = true;
+    this.send(MsgDisplay.STREAM_CREATE, encodeStreamCreate({
+      id: JPEG_PRIMER_STREAM_ID, surfaceId: 0, codec: VideoCodec.MJPEG, width: 1, height: 1,
+      dest: { top: 0, left: 0, bottom: 1, right: 1 },
+    }));
+    this.send(MsgDisplay.STREAM_DESTROY, encodeStreamDestroy(JPEG_PRIMER_STREAM_ID));
+  }
+
+  markLossy(r: StreamRect, now: number): void {
+    this.lossySince = now;
+    this.lossyRects.push(r);
+    if (this.lossyRects.length > MAX_LOSSY_RECTS) {
+      const all = this.lossyRects;
+      const left = Math.min(...all.map((a) => a.left));
+      const top = Math.min(...all.map((a) => a.top));
+      const right = Math.max(...all.map((a) => a.left + a.width));
+      const bottom = Math.max(...all.map((a) => a.top + a.height));
+      this.lossyRects = [{ left, top, width: right - left, height: bottom - top }];
+    }
+  }
+
+  takeLossy(): StreamRect[] {
+    const r = this.lossyRects;
+    this.lossyRects = [];
+    return r;
   }
 
   protected onStart(): void {
@@ -295,7 +390,7 @@ export class DisplayChannelClient extends RedChannelClient {
       MsgDisplay.SURFACE_CREATE,
       encodeSurfaceCreate({ surfaceId: 0, width: s.width, height: s.height, format: SurfaceFormat.XRGB32, flags: SurfaceFlags.PRIMARY }),
     );
-    const full = this.channel.fullDraw(this.codecPrefs);
+    const full = this.channel.fullDraw(this);
     if (full) this.send(MsgDisplay.DRAW_COPY, full);
     this.send(MsgDisplay.MARK, new Uint8Array(0));
     // Streams already running continue for this client too.
@@ -337,7 +432,7 @@ export class DisplayChannelClient extends RedChannelClient {
     const dropped = this.dropQueued(
       (type) => type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS || type === MsgDisplay.STREAM_DATA,
     );
-    const full = this.channel.fullDraw(this.codecPrefs);
+    const full = this.channel.fullDraw(this);
     if (full) this.send(MsgDisplay.DRAW_COPY, full);
     log.debug(`session ${this.sessionId}: slow client, ${dropped} queued draws merged into one full redraw`);
   }
@@ -351,7 +446,7 @@ export class DisplayChannelClient extends RedChannelClient {
         const value = body[0];
         const mode = value === undefined ? undefined : PREFERRED[value];
         if (!mode) throw new ProtocolError(`PREFERRED_COMPRESSION: expected a value 1..7, got ${value ?? 'nothing'}`);
-        this.codecPrefs.preferred = mode;
+        this.preferred = mode;
         this.log.info(`client prefers ${mode} image compression`);
         break;
       }

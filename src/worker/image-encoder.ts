@@ -15,7 +15,23 @@ const log = createLogger('image-encoder');
 export const IMAGE_COMPRESSIONS = ['off', 'lz', 'quic', 'lz4', 'auto'] as const;
 export type ImageCompression = (typeof IMAGE_COMPRESSIONS)[number];
 
-export type Codec = 'bitmap' | 'lz' | 'quic' | 'lz4';
+/** The `--jpeg` choices: JPEG for photo-like areas when the client's bandwidth is low, always, or never. */
+export const JPEG_MODES = ['auto', 'always', 'never'] as const;
+export type JpegMode = (typeof JPEG_MODES)[number];
+
+export type Codec = 'bitmap' | 'lz' | 'quic' | 'lz4' | 'jpeg';
+
+/** What the policy knows about one client. */
+export interface ClientCodecPrefs {
+  /** The client decodes LZ4. */
+  lz4: boolean;
+  /** The client's PREFERRED_COMPRESSION, if it sent one. */
+  preferred?: ImageCompression;
+  /** The client reads slower than the low-bandwidth threshold. */
+  lowBandwidth?: boolean;
+  /** Only lossless codecs (e.g. the refresh of an area sent as JPEG). */
+  lossless?: boolean;
+}
 
 /** A codec that reads 32-bit pixels in device memory (address, row pitch) and returns its stream. */
 export type StreamEncoder = (addr: number, stride: number, width: number, height: number) => Uint8Array;
@@ -24,6 +40,7 @@ export interface CodecSet {
   lz?: StreamEncoder;
   quic?: StreamEncoder;
   lz4?: StreamEncoder;
+  jpeg?: StreamEncoder;
 }
 
 /** Where the pixels of an area are: in device memory (for the codecs) and as bytes (for bitmaps). */
@@ -41,6 +58,8 @@ export interface PixelArea {
 
 /** Below this many pixels, codecs gain nothing over their fixed costs. */
 const MIN_CODEC_PIXELS = 64;
+/** JPEG only for areas at least this large: smaller ones gain little and blur text-sized details. */
+const MIN_JPEG_PIXELS = 32 * 32;
 /** Share of pixels equal to their left neighbour above which content counts as screen-like. */
 const FLAT_SHARE = 0.4;
 /** A neighbour no channel of which differs by more than this continues a gradient. */
@@ -50,6 +69,7 @@ const STREAM_TYPE: Record<Exclude<Codec, 'bitmap'>, number> = {
   lz: ImageType.LZ_RGB,
   quic: ImageType.QUIC,
   lz4: ImageType.LZ4,
+  jpeg: ImageType.JPEG,
 };
 
 export interface EncoderStats {
@@ -61,7 +81,9 @@ export interface EncoderStats {
 
 export class ImageEncoder {
   compression: ImageCompression = 'auto';
-  readonly stats: EncoderStats = { images: 0, bytesIn: 0, bytesOut: 0, byCodec: { bitmap: 0, lz: 0, quic: 0, lz4: 0 } };
+  /** `--jpeg`: when photo-like areas may go out as lossy JPEG. */
+  jpeg: JpegMode = 'auto';
+  readonly stats: EncoderStats = { images: 0, bytesIn: 0, bytesOut: 0, byCodec: { bitmap: 0, lz: 0, quic: 0, lz4: 0, jpeg: 0 } };
 
   constructor(private codecs: CodecSet = {}) {}
 
@@ -69,14 +91,25 @@ export class ImageEncoder {
     this.codecs = codecs;
   }
 
-  /** The codec for an area sent to a client (`lz4`: whether that client decodes LZ4). */
-  choose(area: PixelArea, client: { lz4: boolean; preferred?: ImageCompression }): Codec {
+  /**
+   * The codec for an area sent to a client. Forced modes win; `auto` sends
+   * screen-like content as LZ and photo-like content as QUIC, or as JPEG when
+   * the JPEG mode allows it for this client (always, or auto at low bandwidth).
+   */
+  choose(area: PixelArea, client: ClientCodecPrefs): Codec {
     const mode = client.preferred ?? this.compression;
     if (mode === 'off' || area.addr === null || area.width * area.height < MIN_CODEC_PIXELS) return 'bitmap';
     const pick = (c: Exclude<Codec, 'bitmap'>): Codec => (this.codecs[c] ? c : 'bitmap');
     if (mode === 'lz4') return client.lz4 && this.codecs.lz4 ? 'lz4' : pick('lz');
-    if (mode === 'lz' || mode === 'quic') return pick(mode);
-    return pick(screenLike(area) ? 'lz' : 'quic');
+    if (mode === 'lz') return pick(mode);
+    if (mode === 'auto' && screenLike(area)) return pick('lz');
+    // Photo-like (or QUIC forced): lossy when allowed and worth it.
+    const jpegWanted = this.jpeg === 'always' || (this.jpeg === 'auto' && client.lowBandwidth === true);
+    if (jpegWanted && !client.lossless && this.codecs.jpeg && area.width * area.height >= MIN_JPEG_PIXELS &&
+        (mode === 'quic' ? !screenLike(area) : true)) {
+      return 'jpeg';
+    }
+    return pick('quic');
   }
 
   /** Encodes an area with a codec; a codec failure falls back to a raw bitmap. */

@@ -14,13 +14,14 @@ import { createLogger } from '../util/logger.ts';
 import { LzEncoder } from '../codecs/lz.ts';
 import { QuicEncoder } from '../codecs/quic.ts';
 import { Lz4Encoder } from '../codecs/lz4.ts';
+import { JpegEncoder } from '../codecs/jpeg.ts';
 import { QxlDevice } from '../qxl/qxl-device.ts';
 import { QxlConsumer } from '../qxl/qxl-consumer.ts';
 import { QxlCmdType, QxlCursorCmdType, Region } from '../qxl/qxl-layout.ts';
 import { CursorChannel, CursorChannelClient } from './cursor-channel.ts';
 import { DisplayChannel, DisplayChannelClient } from './display-channel.ts';
 import { packCopyImage } from './drawable-image.ts';
-import { IMAGE_COMPRESSIONS, type ImageCompression } from './image-encoder.ts';
+import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } from './image-encoder.ts';
 import { STREAMING_MODES, type StreamingMode } from './video-stream.ts';
 
 const log = createLogger('red-worker');
@@ -43,10 +44,12 @@ export class RedWorker implements RedWorkerApi {
     const lz = new LzEncoder(device);
     const quic = new QuicEncoder(device);
     const lz4 = new Lz4Encoder(device);
+    const jpeg = new JpegEncoder(device);
     this.display.encoder.setCodecs({
       lz: (addr, stride, w, h) => lz.encode(addr, stride, w, h),
       quic: (addr, stride, w, h) => quic.encode(addr, stride, w, h),
       lz4: (addr, stride, w, h) => lz4.encode(addr, stride, w, h),
+      jpeg: (addr, stride, w, h) => jpeg.encode(addr, stride, w, h),
     });
     this.main = main;
     this.running = true;
@@ -125,6 +128,14 @@ export class RedWorker implements RedWorkerApi {
     }
     this.display.encoder.compression = mode;
     log.info(`image compression ${mode}`);
+  }
+
+  async setJpeg(mode: JpegMode): Promise<void> {
+    if (!(JPEG_MODES as readonly string[]).includes(mode)) {
+      throw new Error(`jpeg: expected one of ${JPEG_MODES.join(', ')}, got "${mode}"`);
+    }
+    this.display.encoder.jpeg = mode;
+    log.info(`JPEG for photo-like areas: ${mode}`);
   }
 
   async setStreaming(mode: StreamingMode): Promise<void> {
@@ -208,6 +219,8 @@ export class RedWorker implements RedWorkerApi {
         buffered: c.transportBuffered,
         sent: c.messagesSent,
         bytes: c.bytesSent,
+        bandwidthBps: c.bandwidth.bitsPerSecond,
+        lossyRects: c.lossyRects.length,
       })),
       cursorCommandsProcessed: this.cursor.commandsProcessed,
     };
