@@ -56,6 +56,9 @@ export class V86Display {
   private gfxWidth = 0;
   private gfxHeight = 0;
   private fb: Uint32Array = new Uint32Array(0);
+  /** Rows [from, to) the guest redrew since the last push (graphics modes): the only ones compared. */
+  private dirtyFrom = Infinity;
+  private dirtyTo = 0;
   private pusher: FramebufferPusher | null = null;
   private surface: { width: number; height: number } | null = null;
   private blinkOn = true;
@@ -106,7 +109,10 @@ export class V86Display {
       update_cursor: (row: number, col: number) => t.setCursor(row, col),
       update_cursor_scanline: (start: number, end: number, enabled: boolean) => t.setCursorShape(start, end, enabled),
       update_buffer: (layers: V86Layer[]) => this.copyLayers(layers),
-      clear_screen: () => this.fb.fill(0),
+      clear_screen: () => {
+        this.fb.fill(0);
+        this.markDirty(0, this.surface?.height ?? 0);
+      },
       clear_text_state: () => t.invalidate(),
       get_text_screen: () => t.textLines(),
       get_text_row: (row: number) => t.textLines()[row] ?? '',
@@ -152,8 +158,12 @@ export class V86Display {
           this.text.blinkChanged();
         }
         this.text.render(this.fb, this.blinkOn);
+        this.markDirty(0, this.surface!.height);
       }
-      this.pusher!.flush();
+      const rows: [number, number] = this.dirtyTo > this.dirtyFrom ? [this.dirtyFrom, this.dirtyTo] : [0, 0];
+      this.dirtyFrom = Infinity;
+      this.dirtyTo = 0;
+      this.pusher!.flush(rows);
     } finally {
       this.pumping = false;
     }
@@ -168,6 +178,11 @@ export class V86Display {
     this.text.invalidate();
     this.surfacesCreated++;
     log.info(`guest ${this.mode} mode ${width}x${height}`);
+  }
+
+  private markDirty(from: number, to: number): void {
+    this.dirtyFrom = Math.min(this.dirtyFrom, from);
+    this.dirtyTo = Math.max(this.dirtyTo, to);
   }
 
   /** Copies v86's RGBA layers into the xRGB framebuffer, clipped to the surface. */
@@ -188,6 +203,7 @@ export class V86Display {
       const x1 = Math.min(l.buffer_x + l.buffer_width, s.width - dx, srcWidth);
       const y0 = Math.max(l.buffer_y, -dy);
       const y1 = Math.min(l.buffer_y + l.buffer_height, s.height - dy, l.image_data.height);
+      if (y1 > y0) this.markDirty(y0 + dy, y1 + dy);
       for (let y = y0; y < y1; y++) {
         const from = y * srcWidth;
         const to = (y + dy) * s.width + dx;
