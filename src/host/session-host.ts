@@ -16,6 +16,8 @@ import { V86Source } from '../sources/v86/v86-source.ts';
 import { RelayHost } from '../transport/relay-host.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
+import type { SpiceSource } from '../api/spice-source.ts';
+import { SessionDisplay } from '../api/spice-display.ts';
 import type { ImageCompression } from '../worker/image-encoder.ts';
 import type { StreamingMode } from '../worker/video-stream.ts';
 import type { JpegMode } from '../worker/image-encoder.ts';
@@ -35,8 +37,10 @@ export interface SessionHostOptions {
   session?: string;
   /** Password clients must give; null or '' lets every client in. */
   password?: string | null;
-  /** Default: the test pattern at 1024x768. */
-  source?: SourceSpec;
+  /** Default: the test pattern at 1024x768. A {@link SpiceSource} object plugs in your own emulator or canvas. */
+  source?: SourceSpec | SpiceSource;
+  /** Clients watch only: their keys and mouse are dropped (default false). */
+  viewOnly?: boolean;
   /** Image codec policy (default auto). */
   imageCompression?: ImageCompression;
   /** Video stream detection (default filter). */
@@ -63,6 +67,10 @@ export function assertCrossOriginIsolated(): void {
   }
 }
 
+function isSpiceSource(s: SourceSpec | SpiceSource): s is SpiceSource {
+  return typeof (s as SpiceSource).attach === 'function';
+}
+
 export class SessionHost {
   /** Set when serving the test pattern. */
   pattern: TestPatternSource | null = null;
@@ -70,6 +78,8 @@ export class SessionHost {
   vm: V86Source | null = null;
   /** Set when serving a benchmark workload. */
   workload: WorkloadSource | null = null;
+  /** Set when serving a library source (canvas adapter, your own emulator). */
+  custom: SpiceSource | null = null;
 
   private constructor(
     readonly device: QxlDevice,
@@ -83,7 +93,10 @@ export class SessionHost {
 
   static async start(opts: SessionHostOptions): Promise<SessionHost> {
     assertCrossOriginIsolated();
-    const spec: SourceSpec = opts.source ?? { kind: 'test-pattern' };
+    const source: SourceSpec | SpiceSource = opts.source ?? { kind: 'test-pattern' };
+    const custom = isSpiceSource(source) ? source : null;
+    // Only consulted when there is no library source.
+    const spec: SourceSpec = isSpiceSource(source) ? { kind: 'test-pattern' } : source;
     const device = await QxlDevice.create();
     const worker = new WorkerDispatcher(
       new Worker(new URL('../worker/red-worker.ts', import.meta.url), { type: 'module', name: 'red-worker' }),
@@ -94,7 +107,7 @@ export class SessionHost {
       worker,
       inputSink: inputs,
       // The test pattern takes positions; a VM only once its guest turns the absolute pointer on.
-      absoluteMouse: spec.kind === 'test-pattern',
+      absoluteMouse: custom ? custom.absolutePointer !== false : spec.kind === 'test-pattern',
     });
     await worker.init(device.memory, {
       channelClientDisconnected: (s, t, i, r) => server.channelClientDisconnected(s, t, i, r),
@@ -103,7 +116,11 @@ export class SessionHost {
     if (opts.streaming) await worker.setStreaming(opts.streaming);
     if (opts.jpeg) await worker.setJpeg(opts.jpeg);
     const host = new SessionHost(device, worker, server, inputs);
-    if (spec.kind === 'test-pattern') {
+    if (custom) {
+      await custom.attach(new SessionDisplay(new QxlProducer(device), (w, h) => worker.createPrimary(w, h)));
+      host.custom = custom;
+      inputs.next = custom.input ?? null;
+    } else if (spec.kind === 'test-pattern') {
       const pattern = new TestPatternSource(new QxlProducer(device), {
         width: spec.width ?? 1024,
         height: spec.height ?? 768,
@@ -129,6 +146,8 @@ export class SessionHost {
       );
       inputs.next = host.vm;
     }
+    // View-only: every event is still recorded (and visible in stats), none reaches the source.
+    if (opts.viewOnly) inputs.next = null;
     const relay = await RelayHost.connect({ relayUrl: opts.relayUrl, session: opts.session ?? 'default' });
     relay.onStream((offer) => {
       RelayStream.attach(offer).then(
@@ -138,7 +157,7 @@ export class SessionHost {
     });
     relay.onClose(() => log.warn('relay connection closed: clients can no longer connect'));
     host.relay = relay;
-    log.info(`session "${relay.session}" hosted on ${opts.relayUrl} (${spec.kind})`);
+    log.info(`session "${relay.session}" hosted on ${opts.relayUrl} (${custom ? 'library source' : spec.kind})`);
     return host;
   }
 
@@ -151,9 +170,25 @@ export class SessionHost {
     };
   }
 
+  /** `cb(sessionId)` when a client's main channel links. */
+  onClientConnected(cb: (sessionId: number) => void): void {
+    this.server.onClientConnected(cb);
+  }
+
+  /** `cb(sessionId)` when a client is gone (all its channels closed). */
+  onClientDisconnected(cb: (sessionId: number) => void): void {
+    this.server.onClientDisconnected(cb);
+  }
+
+  /** The relay session name clients connect to. */
+  get session(): string {
+    return this.relay?.session ?? '';
+  }
+
   async stop(): Promise<void> {
     this.pattern?.stop();
     this.workload?.stop();
+    await this.custom?.detach?.();
     this.relay?.close();
     await this.server.stop();
     await this.vm?.stop();

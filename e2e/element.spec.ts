@@ -1,0 +1,143 @@
+/**
+ * `<spice-server>` in a plain page (element.html): two elements serve two
+ * sessions at once — the test pattern to spice-html5, a page canvas to
+ * spice-gtk — with the right events; the canvas adapter is pixel-exact in
+ * spicy-screenshot and clicks from spice-gtk reach the canvas; without
+ * cross-origin isolation the element says what to fix.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
+import { expectedFrame } from './pages.ts';
+import { startSpiceGtkClient } from './spice-gtk.ts';
+
+let stack: Stack;
+test.beforeAll(async () => {
+  stack = await startStack();
+});
+test.afterAll(async () => {
+  await stack?.stop();
+});
+
+interface RecordedEvent {
+  id: string;
+  type: string;
+  detail: Record<string, unknown>;
+}
+
+async function events(page: Page): Promise<RecordedEvent[]> {
+  return page.evaluate(() => (window.spiceEvents ?? []) as RecordedEvent[]);
+}
+
+/** The page canvas as R,G,B bytes. */
+async function canvasRgb(page: Page): Promise<Uint8Array> {
+  const b64 = await page.evaluate(() => {
+    const c = document.getElementById('art') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]!, d[i + 1]!, d[i + 2]!);
+    return btoa(s);
+  });
+  return new Uint8Array(Buffer.from(b64, 'base64'));
+}
+
+test('two <spice-server> elements: pattern to spice-html5, canvas pixel-exact to spice-gtk, events with details', async ({ browser }) => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const logs: string[] = [];
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(`${stack.baseUrl}/element.html?relay=${encodeURIComponent(stack.relayUrl)}`);
+  await expect.poll(async () => (await events(page)).filter((e) => e.type === 'ready').length, { timeout: 30_000 }).toBe(2);
+  const ready = (await events(page)).filter((e) => e.type === 'ready');
+  expect(ready.find((e) => e.id === 'pattern')!.detail).toEqual({
+    session: 'el-pattern',
+    relayUrl: stack.relayUrl,
+    webSocketUrl: `${stack.relayUrl}/spice/el-pattern`,
+  });
+  expect(ready.find((e) => e.id === 'canvas')!.detail).toMatchObject({ session: 'default' });
+
+  // spice-html5 on the pattern's session.
+  const client = await browser.newContext().then((c) => c.newPage());
+  const url = new URL('/client.html', stack.baseUrl);
+  url.searchParams.set('url', `${stack.relayUrl}/spice/el-pattern`);
+  await client.goto(url.toString());
+  await expect
+    .poll(async () => (await events(page)).filter((e) => e.id === 'pattern' && e.type === 'client-connected').length, { timeout: 20_000 })
+    .toBe(1);
+  const connected = (await events(page)).find((e) => e.id === 'pattern' && e.type === 'client-connected')!;
+  expect(connected.detail).toEqual({ sessionId: expect.any(Number), clients: 1 });
+  const frame = await page.evaluate(async () => {
+    const host = document.querySelector<HTMLElementTagNameMap['spice-server']>('#pattern')!.sessionHost!;
+    host.pattern!.pause();
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    while (host.pattern!.pending) await sleep(20);
+    await sleep(300);
+    return host.pattern!.frame;
+  });
+  await expect
+    .poll(
+      async () => {
+        const rgb = await client.evaluate(() => {
+          const c = document.getElementById('spice_surface_0') as HTMLCanvasElement | null;
+          if (!c) return null;
+          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          let s = '';
+          for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]!, d[i + 1]!, d[i + 2]!);
+          return btoa(s);
+        });
+        return rgb ? comparePixels(new Uint8Array(Buffer.from(rgb, 'base64')), expectedFrame(frame), 1024).diff : -1;
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(0);
+
+  // The canvas on session "default": spicy-screenshot over TCP sees exactly what the canvas shows.
+  const shot = await spicyScreenshot(stack.tcpPort);
+  expect(shot.image, shot.result.stderr).not.toBeNull();
+  expect([shot.image!.width, shot.image!.height]).toEqual([320, 240]);
+  expect(comparePixels(shot.image!.rgb, await canvasRgb(page), 320).diff).toBe(0);
+
+  // A click from spice-gtk lands on the canvas where it was aimed; the new picture follows.
+  const gtk = await startSpiceGtkClient({ port: stack.tcpPort });
+  try {
+    await gtk.waitDisplay();
+    await gtk.position(200, 120);
+    await gtk.button(1, true);
+    await gtk.button(1, false);
+    await expect.poll(() => page.evaluate(() => window.artClicks!), { timeout: 5000 }).toEqual([{ x: 200, y: 120 }]);
+    const want = await canvasRgb(page);
+    await expect.poll(async () => comparePixels((await gtk.screenshot()).rgb, want, 320).diff, { timeout: 5000 }).toBe(0);
+  } finally {
+    await gtk.close();
+  }
+
+  // Closing spice-html5 fires client-disconnected with the count back to zero.
+  await client.context().close();
+  await expect
+    .poll(async () => (await events(page)).find((e) => e.id === 'pattern' && e.type === 'client-disconnected')?.detail, { timeout: 10_000 })
+    .toEqual({ sessionId: connected.detail.sessionId, clients: 0 });
+  // The stats property (refreshed every second) follows.
+  await expect
+    .poll(() => page.evaluate(() => document.querySelector<HTMLElementTagNameMap['spice-server']>('#pattern')!.stats), { timeout: 5000 })
+    .toMatchObject({ width: 1024, height: 768, clients: 0 });
+  expect(logs).toEqual([]);
+  await ctx.close();
+});
+
+test('without cross-origin isolation the element fires error and says which headers to send', async ({ browser }) => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  // Serve the page without its COOP/COEP headers.
+  await page.route('**/element.html*', async (route) => {
+    const res = await route.fetch();
+    const headers = { ...res.headers() };
+    delete headers['cross-origin-opener-policy'];
+    delete headers['cross-origin-embedder-policy'];
+    await route.fulfill({ response: res, headers });
+  });
+  await page.goto(`${stack.baseUrl}/element.html?relay=${encodeURIComponent(stack.relayUrl)}`);
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+  await expect.poll(async () => (await events(page)).filter((e) => e.type === 'error').length, { timeout: 10_000 }).toBe(2);
+  const err = (await events(page)).find((e) => e.type === 'error')!;
+  expect(String(err.detail.message)).toMatch(/not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+  await ctx.close();
+});

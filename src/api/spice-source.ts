@@ -1,0 +1,76 @@
+/**
+ * The library's plug-in points for emulators and apps: a {@link SpiceSource}
+ * draws into the {@link SpiceDisplay} a session hands it and, optionally,
+ * takes what clients do through an {@link InputSink}.
+ *
+ * ```ts
+ * const source: SpiceSource = {
+ *   async attach(display) {
+ *     await display.resize(640, 480);
+ *     display.framebuffer.fill(0x3366cc); // xRGB
+ *     display.flush();
+ *   },
+ * };
+ * await SpiceWebServer.start({ relayUrl: 'ws://127.0.0.1:8765', source });
+ * ```
+ */
+import type { CursorShape, QxlProducer } from '../qxl/qxl-producer.ts';
+import type { InputSink } from '../server/input-sink.ts';
+
+export type { CursorShape } from '../qxl/qxl-producer.ts';
+export type { InputSink } from '../server/input-sink.ts';
+
+/** A rectangle in surface pixels. */
+export interface Rect {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** What a source draws into: the session's primary surface. */
+export interface SpiceDisplay {
+  /** Current surface size (0×0 before the first {@link SpiceDisplay.resize}). */
+  readonly width: number;
+  readonly height: number;
+  /**
+   * Creates (or recreates, at another size) the primary surface; clients get
+   * the new surface. The framebuffer is replaced: fetch it again afterwards.
+   */
+  resize(width: number, height: number): Promise<void>;
+  /**
+   * The surface's pixels as 0x00RRGGBB words (bytes B,G,R,x), `width` per row,
+   * in the shared device memory. Draw here, then call {@link SpiceDisplay.flush}.
+   */
+  readonly framebuffer: Uint32Array;
+  /**
+   * Sends what changed since the last flush. Change detection finds it by
+   * itself (scrolls and moved blocks become COPY_BITS); `dirty` rects, when
+   * the source knows them, limit the rows it compares. Returns false when the
+   * device was full: the rest goes with the next flush.
+   */
+  flush(dirty?: readonly Rect[]): boolean;
+  /**
+   * Copies a frame of RGBA bytes (canvas ImageData order) of the surface's
+   * size into the framebuffer, then flushes.
+   */
+  pushRgba(rgba: Uint8Array | Uint8ClampedArray, dirty?: readonly Rect[]): boolean;
+  /** Shows a cursor shape at (x, y) on clients; null hides it. */
+  setCursor(shape: CursorShape | null, x?: number, y?: number): boolean;
+  /** Moves the cursor set last. */
+  moveCursor(x: number, y: number): boolean;
+  /** The QXL command producer, for sources that build drawables themselves (copy, copy-bits). */
+  readonly producer: QxlProducer;
+}
+
+/** A source of pictures (and, optionally, a sink of input) for one session. */
+export interface SpiceSource {
+  /** Called once when the session starts; set the surface size here and draw the first frame. */
+  attach(display: SpiceDisplay): Promise<void> | void;
+  /** Called when the session stops. */
+  detach?(): Promise<void> | void;
+  /** Where clients' keys and mouse go; absent: clients only watch. */
+  readonly input?: InputSink;
+  /** Whether the source takes absolute positions (client mouse mode) from the start. Default true. */
+  readonly absolutePointer?: boolean;
+}

@@ -1,0 +1,169 @@
+/**
+ * Serves any `<canvas>` (2D or WebGL) of the page: every animation frame (or
+ * at `fps`) it copies the canvas's current picture into the session's
+ * framebuffer and flushes; change detection sends only what changed. A
+ * canvas that changes size gets a new surface. Client input comes back as DOM
+ * events on the canvas (pointer, wheel and keyboard), so the page's own
+ * handlers see them.
+ *
+ * ```ts
+ * const canvas = document.querySelector('canvas')!;
+ * await SpiceWebServer.start({ relayUrl: 'ws://127.0.0.1:8765', source: new CanvasSource(canvas) });
+ * ```
+ */
+import type { InputSink, SpiceDisplay, SpiceSource } from '../api/spice-source.ts';
+import { createLogger } from '../util/logger.ts';
+import { domKeyForScancode } from './scancode-codes.ts';
+
+const log = createLogger('canvas-source');
+
+export interface CanvasSourceOptions {
+  /** Frames per second to sample the canvas; default: every animation frame. */
+  fps?: number;
+}
+
+/** SPICE buttons mask bits (left 1, middle 2, right 4) to DOM `buttons` bits (left 1, right 2, middle 4). */
+function domButtons(mask: number): number {
+  return (mask & 1) | ((mask & 4) >> 1) | ((mask & 2) << 1);
+}
+
+/** SPICE button codes (1 left, 2 middle, 3 right) to DOM `button` values. */
+const DOM_BUTTON: Record<number, number> = { 1: 0, 2: 1, 3: 2 };
+
+export class CanvasSource implements SpiceSource {
+  readonly input: InputSink;
+  readonly absolutePointer = true;
+  private display: SpiceDisplay | null = null;
+  private readonly scratch: OffscreenCanvas;
+  private readonly ctx: OffscreenCanvasRenderingContext2D;
+  private raf = 0;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private busy = false;
+  /** Frames copied, for stats and tests. */
+  frames = 0;
+  private pointer = { x: 0, y: 0 };
+  private shift = false;
+
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    private readonly options: CanvasSourceOptions = {},
+  ) {
+    this.scratch = new OffscreenCanvas(1, 1);
+    const ctx = this.scratch.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new Error('CanvasSource: expected a 2D OffscreenCanvas context, got none');
+    this.ctx = ctx;
+    this.input = this.inputSink();
+  }
+
+  async attach(display: SpiceDisplay): Promise<void> {
+    this.display = display;
+    await this.sample();
+    if (this.options.fps) this.timer = setInterval(() => void this.sample(), 1000 / this.options.fps);
+    else {
+      const loop = (): void => {
+        void this.sample();
+        this.raf = requestAnimationFrame(loop);
+      };
+      this.raf = requestAnimationFrame(loop);
+    }
+  }
+
+  detach(): void {
+    cancelAnimationFrame(this.raf);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.display = null;
+  }
+
+  /** Copies the canvas into the framebuffer and flushes; resizes the surface first if the canvas changed size. */
+  private async sample(): Promise<void> {
+    const d = this.display;
+    if (!d || this.busy) return;
+    const { width, height } = this.canvas;
+    if (width < 1 || height < 1) return;
+    this.busy = true;
+    try {
+      if (d.width !== width || d.height !== height) {
+        await d.resize(width, height);
+        this.scratch.width = width;
+        this.scratch.height = height;
+        log.info(`serving a ${width}x${height} canvas`);
+      }
+      // Through a 2D canvas: works for WebGL canvases too (preserveDrawingBuffer or drawn this frame).
+      this.ctx.clearRect(0, 0, width, height);
+      this.ctx.drawImage(this.canvas, 0, 0);
+      d.pushRgba(this.ctx.getImageData(0, 0, width, height).data);
+      this.frames++;
+    } catch (e) {
+      log.warn(`could not read the canvas: ${(e as Error).message}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Client input as DOM events on the canvas, positions mapped from surface pixels to the canvas's box. */
+  private inputSink(): InputSink {
+    const fire = (type: string, buttons: number, button = 0): void => {
+      const box = this.canvas.getBoundingClientRect();
+      const sx = this.canvas.width ? box.width / this.canvas.width : 1;
+      const sy = this.canvas.height ? box.height / this.canvas.height : 1;
+      const init: MouseEventInit = {
+        bubbles: true,
+        cancelable: true,
+        clientX: box.left + this.pointer.x * sx,
+        clientY: box.top + this.pointer.y * sy,
+        buttons: domButtons(buttons),
+        button,
+      };
+      const Ctor = type.startsWith('pointer') && typeof PointerEvent === 'function' ? PointerEvent : MouseEvent;
+      this.canvas.dispatchEvent(new Ctor(type, type.startsWith('pointer') ? { ...init, pointerId: 1, pointerType: 'mouse', isPrimary: true } : init));
+    };
+    const clampTo = (x: number, y: number): void => {
+      this.pointer = {
+        x: Math.max(0, Math.min(this.canvas.width - 1, x)),
+        y: Math.max(0, Math.min(this.canvas.height - 1, y)),
+      };
+    };
+    const key = (type: 'keydown' | 'keyup', scancode: readonly number[]): void => {
+      const k = domKeyForScancode(scancode);
+      if (!k) return;
+      if (k.code.startsWith('Shift')) this.shift = type === 'keydown';
+      this.canvas.dispatchEvent(new KeyboardEvent(type, {
+        bubbles: true, cancelable: true, code: k.code, key: this.shift ? k.shiftedKey : k.key, shiftKey: this.shift,
+      }));
+    };
+    return {
+      keyDown: (sc) => key('keydown', sc),
+      keyUp: (sc) => key('keyup', sc),
+      setKeyModifiers: () => {},
+      mouseMotion: (dx, dy, buttons) => {
+        clampTo(this.pointer.x + dx, this.pointer.y + dy);
+        fire('pointermove', buttons);
+        fire('mousemove', buttons);
+      },
+      mousePosition: (x, y, buttons) => {
+        clampTo(x, y);
+        fire('pointermove', buttons);
+        fire('mousemove', buttons);
+      },
+      mousePress: (button, buttons) => {
+        if (button === 4 || button === 5) {
+          const box = this.canvas.getBoundingClientRect();
+          this.canvas.dispatchEvent(new WheelEvent('wheel', {
+            bubbles: true, cancelable: true, deltaY: button === 4 ? -100 : 100,
+            clientX: box.left + this.pointer.x, clientY: box.top + this.pointer.y,
+          }));
+          return;
+        }
+        fire('pointerdown', buttons, DOM_BUTTON[button] ?? 0);
+        fire('mousedown', buttons, DOM_BUTTON[button] ?? 0);
+      },
+      mouseRelease: (button, buttons) => {
+        if (button === 4 || button === 5) return;
+        fire('pointerup', buttons, DOM_BUTTON[button] ?? 0);
+        fire('mouseup', buttons, DOM_BUTTON[button] ?? 0);
+        if (button === 1) fire('click', buttons, 0);
+      },
+    };
+  }
+}
