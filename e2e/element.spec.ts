@@ -115,6 +115,9 @@ test('two <spice-server> elements: pattern to spice-html5, canvas pixel-exact to
   await expect
     .poll(async () => (await events(page)).find((e) => e.id === 'pattern' && e.type === 'client-disconnected')?.detail, { timeout: 10_000 })
     .toEqual({ sessionId: connected.detail.sessionId, clients: 0 });
+  // `stats` events report the session: its surface, streams and codec counts.
+  const statsEvent = (await events(page)).find((e) => e.id === 'pattern' && e.type === 'stats');
+  expect(statsEvent?.detail).toMatchObject({ width: 1024, height: 768, streams: 0, codecs: expect.any(Object) });
   // The stats property (refreshed every second) follows.
   await expect
     .poll(() => page.evaluate(() => document.querySelector<HTMLElementTagNameMap['spice-server']>('#pattern')!.stats), { timeout: 5000 })

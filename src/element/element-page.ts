@@ -53,5 +53,11 @@ for (const el of document.querySelectorAll('spice-server')) {
   for (const type of ['ready', 'client-connected', 'client-disconnected', 'error']) {
     el.addEventListener(type, (e) => events.push({ id: el.id, type, detail: (e as CustomEvent).detail }));
   }
+  // `stats` fires every second: keep only the latest per element.
+  el.addEventListener('stats', (e) => {
+    const i = events.findIndex((x) => x.id === el.id && x.type === 'stats');
+    if (i >= 0) events.splice(i, 1);
+    events.push({ id: el.id, type: 'stats', detail: (e as CustomEvent).detail });
+  });
 }
 defineSpiceServerElement();
