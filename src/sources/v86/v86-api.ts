@@ -78,6 +78,10 @@ export interface V86WorkerApi {
   mouseWheel(dy: number): void;
   mouseAbsolute(x: number, y: number): void;
   serialSend(text: string): void;
+  /** Presses Ctrl+Alt+Del: the guest decides what it means (SeaBIOS and Linux reboot). */
+  ctrlAltDel(): void;
+  /** Hard reset, like a PC's reset button: the VM reboots from the BIOS at once. */
+  reset(): void;
   stats(): Promise<V86WorkerStats>;
   textScreen(): Promise<{ lines: string[]; cursor: { row: number; col: number } }>;
   framebuffer(): Promise<{ width: number; height: number; pixels: Uint32Array } | null>;

@@ -224,6 +224,25 @@ export class V86Worker implements V86WorkerApi {
     this.emulator?.serial0_send(text);
   }
 
+  ctrlAltDel(): void {
+    // Set-1 make codes of Ctrl, Alt and (keypad) Del, then their break codes in reverse.
+    this.emulator?.keyboard_send_scancodes([0x1d, 0x38, 0x53, 0xd3, 0xb8, 0x9d]);
+  }
+
+  reset(): void {
+    const e = this.emulator;
+    if (!e) return;
+    e.restart();
+    this.lastAbsolute = null;
+    // A fresh boot has no VMware pointer driver: clients go back to relative motion.
+    if (this.absolute) {
+      this.absolute = false;
+      this.host?.absoluteMouse(false);
+    }
+    this.display?.text.invalidate();
+    log.info('VM reset');
+  }
+
   async stats(): Promise<V86WorkerStats> {
     const d = this.display;
     return {
