@@ -1,6 +1,7 @@
 /**
- * Saving the VM state from the page, reloading, and restoring it: the guest
- * continues where it was, as a real client shows.
+ * The page's VM controls. Saving the VM state, reloading, and restoring it: the
+ * guest continues where it was, as a real client shows. Ctrl+Alt+Del and Reset
+ * reboot it.
  */
 import { expect, test } from '@playwright/test';
 import { spicyScreenshot } from './harness.ts';
@@ -42,4 +43,19 @@ test('save state, reload the page, restore: the VM continues where it was', asyn
   expect(shot.image, shot.result.stderr).not.toBeNull();
   const bad = compareTextScreen(shot.image!, dump, (r, c) => r === dump.cursor.row && c === dump.cursor.col);
   expect(bad, JSON.stringify(bad.slice(0, 8)) + `\n${textOf(dump).join("\n")}`).toEqual([]);
+});
+
+test('Ctrl+Alt+Del and Reset on the page reboot the VM', async ({ browser }) => {
+  const page = session.host().page;
+  const client = await openHtml5(browser, session.stack());
+  await typeInHtml5(client, ' typed');
+  await expect.poll(typedLine).toMatch(/typed\s*$/);
+  // The text guest reads keys through SeaBIOS, whose keyboard handler reboots on Ctrl+Alt+Del.
+  await page.click('#vm-ctrl-alt-del');
+  await expect.poll(typedLine, { timeout: 30_000 }).toMatch(/Type here>\s*$/);
+  await typeInHtml5(client, 'again');
+  await expect.poll(typedLine).toMatch(/Type here> again\s*$/);
+  await page.click('#vm-reset');
+  await expect.poll(typedLine, { timeout: 30_000 }).toMatch(/Type here>\s*$/);
+  await client.page.context().close();
 });

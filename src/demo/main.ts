@@ -1,10 +1,17 @@
 /** The demo page: hosts the default session on load and says how to connect. */
-import { SessionHost } from '../host/session-host.ts';
+import { SessionHost, type SourceSpec } from '../host/session-host.ts';
 import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } from '../worker/image-encoder.ts';
 import { STREAMING_MODES, type StreamingMode } from '../worker/video-stream.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
-import { guessImageKind, listImages, loadState, stateMeta, storeImage, storeState, type ImageKind } from './persistence.ts';
+import { showConnectPanel } from './connect-panel.ts';
+import { $ } from './dom.ts';
+import { explain, type Explained } from './errors.ts';
+import { LivePanel } from './live-panel.ts';
+import { formatBytes } from './live-stats.ts';
+import { preloadSource, type LoadProgress } from './loader.ts';
 import { MissingFileError, resolveSource, type ResolvedSource } from './source-params.ts';
+import { setUpSourcePanel } from './source-panel.ts';
+import { setUpVmControls } from './vm-panel.ts';
 
 const log = createLogger('demo');
 const params = new URLSearchParams(location.search);
@@ -13,12 +20,14 @@ const session = params.get('session') ?? 'default';
 const password = params.get('password') ?? (import.meta.env.VITE_SPICE_PASSWORD as string | undefined) ?? null;
 setLogLevel((params.get('log') as LogLevel | null) ?? 'info');
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 const logLines: string[] = [];
 addLogListener((level, scope, message) => {
   logLines.push(`${new Date().toLocaleTimeString()} ${level} [${scope}] ${message}`);
   if (logLines.length > 200) logLines.shift();
-  $('log').textContent = logLines.join('\n');
+  const pre = $('log');
+  const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  pre.textContent = logLines.join('\n');
+  if (atEnd) pre.scrollTop = pre.scrollHeight; // follow new lines unless the reader scrolled up
 });
 
 declare global {
@@ -31,10 +40,44 @@ declare global {
   }
 }
 
-function banner(text: string): void {
-  const b = $('banner');
-  b.textContent = text;
-  b.hidden = false;
+/** Shows a notice above the panels: `warn` when the page carries on, `error` when it cannot serve. */
+function banner(x: Explained, level: 'warn' | 'error'): void {
+  $('banner-title').textContent = x.title;
+  $('banner-detail').textContent = x.detail;
+  const fix = $('banner-fix');
+  fix.replaceChildren();
+  // `backticked` parts are commands or values to type: set them as code.
+  (x.fix ?? '').split(/(`[^`]+`)/).forEach((part) => {
+    if (!part) return;
+    if (part.startsWith('`')) {
+      const code = document.createElement('code');
+      code.textContent = part.slice(1, -1);
+      fix.append(code);
+    } else fix.append(part);
+  });
+  $('banner').className = `banner ${level}`;
+  $('banner').hidden = false;
+}
+
+function state(text: string, kind: 'busy' | 'ok' | 'error'): void {
+  $('state').textContent = text;
+  $('state').className = `state ${kind}`;
+}
+
+/** Shows what is loading; `fraction` null draws an indeterminate bar; `text` null hides the notice. */
+function progress(text: string | null, fraction: number | null = null): void {
+  $('progress').hidden = text === null;
+  if (text === null) return;
+  $('progress-text').textContent = text;
+  const bar = $<HTMLProgressElement>('progress-bar');
+  if (fraction === null) bar.removeAttribute('value');
+  else bar.value = Math.min(1, fraction);
+}
+
+function downloadProgress(p: LoadProgress): void {
+  const what = p.files.join(', ');
+  if (p.total) progress(`Loading ${what}: ${formatBytes(p.loaded)} of ${formatBytes(p.total)} (${Math.min(100, Math.floor((100 * p.loaded) / p.total))}%)`, p.loaded / p.total);
+  else progress(`Loading ${what}: ${formatBytes(p.loaded)}…`);
 }
 
 /** Reloads the page serving another source; connection settings are kept. */
@@ -47,86 +90,37 @@ function serve(query: string): void {
   location.search = next.toString();
 }
 
-async function setUpSourcePanel(current: string): Promise<void> {
-  const select = $<HTMLSelectElement>('source-select');
-  for (const img of await listImages()) {
-    const o = document.createElement('option');
-    o.value = `image=${img.id}`;
-    o.textContent = `${img.name} (${img.kind}, ${(img.size / 1048576).toFixed(1)} MiB)`;
-    select.append(o);
-  }
-  select.value = [...select.options].some((o) => o.value === current) ? current : '';
-  $('source-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    serve(select.value);
-  });
-  $<HTMLInputElement>('image-file').addEventListener('change', async (e) => {
-    const file = (e.target as HTMLInputElement).files?.[0];
-    if (!file) return;
-    const chosen = $<HTMLSelectElement>('image-kind').value;
-    const kind = (chosen === 'auto' ? guessImageKind(file.name, file.size) : chosen) as ImageKind;
-    banner(`Storing ${file.name} (${(file.size / 1048576).toFixed(1)} MiB)…`);
-    const meta = await storeImage(file.name, kind, await file.arrayBuffer());
-    serve(`image=${meta.id}`);
-  });
-  $('image-url-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const url = $<HTMLInputElement>('image-url').value.trim();
-    if (!url) return;
-    const chosen = $<HTMLSelectElement>('image-kind').value;
-    const kind = chosen === 'auto' ? guessImageKind(url, 0) : chosen;
-    serve(`${kind}=${encodeURIComponent(url)}`);
-  });
+/** A query parameter that must be one of `allowed`; `env` is what `npm start` passed through Vite. */
+function choice<T extends string>(name: string, allowed: readonly T[], env: string | undefined, fallback: T): T {
+  const v = params.get(name) ?? env ?? fallback;
+  if (!(allowed as readonly string[]).includes(v)) throw new Error(`${name}: expected one of ${allowed.join(', ')}, got "${v}"`);
+  return v as T;
 }
 
-async function setUpVmControls(host: SessionHost, source: ResolvedSource): Promise<void> {
-  if (!host.vm) return;
-  $('vm-controls').hidden = false;
-  const info = $('state-info');
-  const show = async (): Promise<void> => {
-    const m = await stateMeta(source.key);
-    info.textContent = m ? `saved ${new Date(m.savedAt).toLocaleString()} (${(m.size / 1048576).toFixed(1)} MiB)` : 'no saved state';
-    $<HTMLButtonElement>('restore-state').disabled = !m;
-  };
-  $('save-state').addEventListener('click', async () => {
-    info.textContent = 'saving…';
-    await storeState(source.key, await host.vm!.remote.saveState());
-    log.info(`VM state saved for ${source.title}`);
-    await show();
-  });
-  $('restore-state').addEventListener('click', async () => {
-    const saved = await loadState(source.key);
-    if (!saved) return;
-    info.textContent = 'restoring…';
-    await host.vm!.remote.restoreState(saved.state);
-    log.info(`VM state of ${saved.meta.savedAt} restored`);
-    await show();
-  });
-  await show();
-}
-
-async function start(source: ResolvedSource): Promise<SessionHost> {
-  const compression = params.get('compression') ?? (import.meta.env.VITE_SPICE_IMAGE_COMPRESSION as string | undefined) ?? 'auto';
-  if (!(IMAGE_COMPRESSIONS as readonly string[]).includes(compression)) {
-    throw new Error(`compression: expected one of ${IMAGE_COMPRESSIONS.join(', ')}, got "${compression}"`);
-  }
-  const streaming = params.get('streaming') ?? (import.meta.env.VITE_SPICE_STREAMING as string | undefined) ?? 'filter';
-  if (!(STREAMING_MODES as readonly string[]).includes(streaming)) {
-    throw new Error(`streaming: expected one of ${STREAMING_MODES.join(', ')}, got "${streaming}"`);
-  }
-  const jpeg = params.get('jpeg') ?? (import.meta.env.VITE_SPICE_JPEG as string | undefined) ?? 'auto';
-  if (!(JPEG_MODES as readonly string[]).includes(jpeg)) {
-    throw new Error(`jpeg: expected one of ${JPEG_MODES.join(', ')}, got "${jpeg}"`);
-  }
+async function start(spec: SourceSpec): Promise<SessionHost> {
+  const env = import.meta.env as Record<string, string | undefined>;
   return SessionHost.start({
     relayUrl,
     session,
     password,
-    source: source.spec,
-    imageCompression: compression as ImageCompression,
-    streaming: streaming as StreamingMode,
-    jpeg: jpeg as JpegMode,
+    source: spec,
+    imageCompression: choice<ImageCompression>('compression', IMAGE_COMPRESSIONS, env.VITE_SPICE_IMAGE_COMPRESSION, 'auto'),
+    streaming: choice<StreamingMode>('streaming', STREAMING_MODES, env.VITE_SPICE_STREAMING, 'filter'),
+    jpeg: choice<JpegMode>('jpeg', JPEG_MODES, env.VITE_SPICE_JPEG, 'auto'),
   });
+}
+
+/** Resolves what the URL asks for; without a BIOS or guest files, says what to run and serves the test pattern. */
+async function chooseSource(): Promise<ResolvedSource> {
+  try {
+    return await resolveSource(params);
+  } catch (e) {
+    if (!(e instanceof MissingFileError)) throw e;
+    const x = explain(e, { relayUrl, session });
+    banner({ ...x, detail: `${x.detail} Serving the test pattern meanwhile.` }, 'warn');
+    log.warn(e.message);
+    return { spec: { kind: 'test-pattern' }, key: 'test-pattern', title: 'Test pattern' };
+  }
 }
 
 async function main(): Promise<void> {
@@ -134,49 +128,32 @@ async function main(): Promise<void> {
     .filter(([k]) => ['guest', 'image', 'vm'].includes(k))
     .map(([k, v]) => `${k}=${v}`)
     .join('&');
-  void setUpSourcePanel(current);
+  void setUpSourcePanel(current, serve, (text) => progress(text)).catch((e: unknown) =>
+    log.warn(`source list: ${(e as Error).message}`),
+  );
   try {
-    let source: ResolvedSource;
-    try {
-      source = await resolveSource(params);
-    } catch (e) {
-      if (!(e instanceof MissingFileError)) throw e;
-      // Without a BIOS or guest files the page still serves something: the test pattern.
-      banner(`${e.message} Serving the test pattern meanwhile.`);
-      log.warn(e.message);
-      source = { spec: { kind: 'test-pattern' }, key: 'test-pattern', title: 'Test pattern' };
-    }
+    state('loading…', 'busy');
+    progress(params.has('image') ? 'Reading the image from this browser…' : 'Finding the source…');
+    const source = await chooseSource();
     window.spiceSource = { key: source.key, title: source.title };
-    const host = await start(source);
-    window.spiceHost = host;
-    const relayHttp = new URL(relayUrl);
-    const native = host.relay.tcpPort ? `spice://${relayHttp.hostname}:${host.relay.tcpPort}` : '(no TCP port on this relay session)';
-    const wsUrl = `${relayUrl.replace(/\/$/, '')}${host.relay.clientPath}`;
-    $('native-url').textContent = native;
-    $('ws-url').textContent = wsUrl;
-    const client = new URL('/client.html', location.href);
-    client.searchParams.set('url', wsUrl);
-    if (password) client.searchParams.set('password', password);
-    $<HTMLAnchorElement>('web-client').href = client.toString();
-    $('password-state').textContent = password ? 'required (set with --password)' : 'none: any client may connect';
     $('source').textContent = source.title;
-    $('state').textContent = `serving session "${session}"`;
-    $('state').className = 'state ok';
+    const spec = await preloadSource(source.spec, downloadProgress);
+    progress(spec.kind === 'v86' ? 'Starting the virtual machine…' : 'Starting the server…');
+    const host = await start(spec);
+    window.spiceHost = host;
+    progress(null);
+    showConnectPanel({ relayUrl, session, password, tcpPort: host.relay.tcpPort, clientPath: host.relay.clientPath });
+    state(`serving session "${session}"`, 'ok');
+    new LivePanel(host, { preview: !host.workload }).start();
     await setUpVmControls(host, source);
-    const refresh = async (): Promise<void> => {
-      const s = await host.stats();
-      $('clients').textContent = String(s.server.clients);
-      $('frame').textContent = s.vm ? `${s.vm.mode} ${s.vm.width}x${s.vm.height}` : String(s.frame);
-    };
-    host.server.onClientConnected(() => void refresh());
-    host.server.onClientDisconnected(() => void refresh());
-    setInterval(() => void refresh(), 1000);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     window.spiceHostError = message;
     log.error(message);
-    $('state').textContent = `error: ${message}`;
-    $('state').className = 'state error';
+    progress(null);
+    state('not serving', 'error');
+    $('preview-note').textContent = 'nothing is served';
+    banner(explain(e, { relayUrl, session }), 'error');
   }
 }
 

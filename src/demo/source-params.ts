@@ -54,7 +54,7 @@ export async function resolveSource(params: URLSearchParams): Promise<ResolvedSo
   const imageId = params.get('image');
   if (guest) {
     const g = getGuest(guest);
-    const fix = g.buildCommand ? `Build it first: ${g.buildCommand}` : 'The built-in guest images are committed in guests/.';
+    const fix = g.buildCommand ? `Build it first with \`${g.buildCommand}\`, then reload.` : 'The built-in guest images are committed in guests/.';
     for (const url of guestFileUrls(g)) await mustExist(url, fix);
     if (g.kind === 'kernel') {
       images.bzimage = { url: g.bzimageUrl! };

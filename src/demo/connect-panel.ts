@@ -1,0 +1,75 @@
+/** The "Connect a SPICE client" panel: addresses for both kinds of client, copy buttons, the web-client link. */
+import { $, flash } from './dom.ts';
+
+export interface ConnectInfo {
+  /** The relay's WebSocket base URL, e.g. ws://127.0.0.1:8765. */
+  relayUrl: string;
+  session: string;
+  password: string | null;
+  /** The relay's TCP port for native clients (only the "default" session has one). */
+  tcpPort: number | null;
+  /** Path of the session's WebSocket endpoint on the relay, e.g. /spice/default. */
+  clientPath: string;
+}
+
+export interface ClientAddresses {
+  native: string | null;
+  webSocket: string;
+  /** client.html on this site, pointed at the session (and its password). */
+  webClient: string;
+}
+
+/** Where each kind of client connects; `pageUrl` is the demo page's own address. */
+export function clientAddresses(info: ConnectInfo, pageUrl: string): ClientAddresses {
+  const relay = new URL(info.relayUrl);
+  const webSocket = `${info.relayUrl.replace(/\/+$/, '')}${info.clientPath}`;
+  const client = new URL('/client.html', pageUrl);
+  client.searchParams.set('url', webSocket);
+  if (info.password) client.searchParams.set('password', info.password);
+  return {
+    native: info.tcpPort ? `spice://${relay.hostname}:${info.tcpPort}` : null,
+    webSocket,
+    webClient: client.toString(),
+  };
+}
+
+export function showConnectPanel(info: ConnectInfo): ClientAddresses {
+  const a = clientAddresses(info, location.href);
+  $('native-url').textContent = a.native ?? 'none';
+  if (a.native) {
+    const { hostname, port } = new URL(a.native.replace(/^spice:/, 'http:'));
+    $('native-hint').textContent = `e.g. remote-viewer ${a.native}  ·  spicy -h ${hostname} -p ${port}`;
+  } else {
+    $('native-hint').textContent =
+      info.session === 'default'
+        ? 'The relay runs without a TCP port (--tcp-port off).'
+        : `Only the session "default" gets the relay's TCP port; this page serves "${info.session}".`;
+    $<HTMLButtonElement>('native-url-copy').hidden = true;
+  }
+  $('ws-url').textContent = a.webSocket;
+  $<HTMLAnchorElement>('web-client').href = a.webClient;
+  $('web-client').removeAttribute('aria-disabled');
+  $('password-state').textContent = info.password
+    ? 'required — remote-viewer asks for it; the web client link carries it'
+    : 'none: anyone who can reach the relay may connect';
+  for (const button of document.querySelectorAll<HTMLButtonElement>('button.copy[data-copy]')) {
+    button.addEventListener('click', () => void copyFrom($(button.dataset.copy!), button));
+  }
+  return a;
+}
+
+/** Copies an element's text; where the clipboard API is unavailable (plain http on a LAN address) it selects the text instead. */
+async function copyFrom(el: HTMLElement, button: HTMLButtonElement): Promise<void> {
+  const text = el.textContent ?? '';
+  try {
+    await navigator.clipboard.writeText(text);
+    flash(button, 'Copied');
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const sel = getSelection();
+    sel?.removeAllRanges();
+    sel?.addRange(range);
+    flash(button, 'Press Ctrl+C', 3000);
+  }
+}

@@ -1,0 +1,139 @@
+/** The demo page's logic without a DOM: live numbers from stats samples, client addresses, preloading with progress. */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { clientAddresses } from '../src/demo/connect-panel.ts';
+import { formatBytes, formatRate, LiveStatsTracker, type StatsSample } from '../src/demo/live-stats.ts';
+import { fileName, preloadSource, type LoadProgress } from '../src/demo/loader.ts';
+
+function sample(o: {
+  clients?: number;
+  drawables?: number;
+  bytes?: Record<number, number>;
+  codecs?: Partial<Record<'bitmap' | 'lz' | 'quic' | 'lz4' | 'jpeg', number>>;
+  streams?: number;
+  frames?: number;
+}): StatsSample {
+  const byCodec = { bitmap: 0, lz: 0, quic: 0, lz4: 0, jpeg: 0, ...o.codecs };
+  return {
+    server: { clients: o.clients ?? 0, mainChannels: 0, inputsChannels: 0, remoteChannels: 0, linksInProgress: 0, linkFailures: 0 },
+    worker: {
+      drawablesProcessed: o.drawables ?? 0,
+      images: { images: Object.values(byCodec).reduce((a, b) => a + b, 0), bytesIn: 0, bytesOut: 0, byCodec },
+      streams: { active: o.streams ?? 0, started: o.streams ?? 0, framesSent: o.frames ?? 0 },
+      displayBacklog: Object.entries(o.bytes ?? {}).map(([id, bytes]) => ({
+        sessionId: Number(id), queued: 0, buffered: 0, sent: 0, bytes, bandwidthBps: null, lossyRects: 0,
+      })),
+    },
+  };
+}
+
+describe('LiveStatsTracker', () => {
+  it('gives rates per second from the deltas of the cumulative counters', () => {
+    const t = new LiveStatsTracker();
+    const first = t.update(sample({ clients: 1, drawables: 100, bytes: { 1: 5000 }, frames: 10, streams: 1 }), 0);
+    expect(first).toMatchObject({ clients: 1, updatesPerSecond: 0, bytesPerSecond: 0, bytesTotal: 5000, streamsActive: 1 });
+    const next = t.update(sample({ clients: 1, drawables: 130, bytes: { 1: 25_000 }, frames: 35, streams: 1 }), 2000);
+    expect(next.updatesPerSecond).toBe(15);
+    expect(next.bytesPerSecond).toBe(10_000);
+    expect(next.streamFramesPerSecond).toBe(12.5);
+    expect(next.bytesTotal).toBe(25_000);
+  });
+
+  it('counts bandwidth per client: one leaving does not make it negative, one arriving counts in full', () => {
+    const t = new LiveStatsTracker();
+    t.update(sample({ clients: 2, bytes: { 1: 1_000_000, 2: 2000 } }), 0);
+    const s = t.update(sample({ clients: 2, bytes: { 2: 3000, 3: 500 } }), 1000);
+    expect(s.bytesPerSecond).toBe(1000 + 500);
+  });
+
+  it('shows the codec mix of the last seconds, or of everything when nothing went out lately', () => {
+    const t = new LiveStatsTracker();
+    expect(t.update(sample({}), 0)).toMatchObject({ codecs: [], codecWindow: 'none' });
+    const s = t.update(sample({ codecs: { lz: 30, quic: 10 } }), 1000);
+    expect(s.codecWindow).toBe('recent');
+    expect(s.codecs).toEqual([
+      { codec: 'lz', images: 30, percent: 75 },
+      { codec: 'quic', images: 10, percent: 25 },
+    ]);
+    // Six quiet samples later the window holds no change: the totals are shown.
+    let quiet = s;
+    for (let i = 2; i < 8; i++) quiet = t.update(sample({ codecs: { lz: 30, quic: 10 } }), i * 1000);
+    expect(quiet.codecWindow).toBe('total');
+    expect(quiet.codecs.map((c) => c.codec)).toEqual(['lz', 'quic']);
+    const burst = t.update(sample({ codecs: { lz: 30, quic: 10, jpeg: 5 } }), 9000);
+    expect(burst).toMatchObject({ codecWindow: 'recent', codecs: [{ codec: 'jpeg', images: 5, percent: 100 }] });
+  });
+
+  it('formats sizes and rates', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KB');
+    expect(formatBytes(300 * 1024)).toBe('300 KB');
+    expect(formatBytes(5 * 1048576)).toBe('5.0 MB');
+    expect(formatRate(2.5 * 1048576)).toBe('2.5 MB/s');
+  });
+});
+
+describe('clientAddresses', () => {
+  it('gives the native URL, the WebSocket URL and the web client link with the password', () => {
+    const a = clientAddresses(
+      { relayUrl: 'ws://127.0.0.1:8765/', session: 'default', password: 'se cret', tcpPort: 5900, clientPath: '/spice/default' },
+      'http://127.0.0.1:5173/?guest=linux',
+    );
+    expect(a.native).toBe('spice://127.0.0.1:5900');
+    expect(a.webSocket).toBe('ws://127.0.0.1:8765/spice/default');
+    const link = new URL(a.webClient);
+    expect(link.origin + link.pathname).toBe('http://127.0.0.1:5173/client.html');
+    expect(link.searchParams.get('url')).toBe('ws://127.0.0.1:8765/spice/default');
+    expect(link.searchParams.get('password')).toBe('se cret');
+  });
+
+  it('has no native URL without a TCP port, and no password in the link without one', () => {
+    const a = clientAddresses(
+      { relayUrl: 'ws://10.0.0.2:9000', session: 'other', password: null, tcpPort: null, clientPath: '/spice/other' },
+      'http://10.0.0.2:5173/',
+    );
+    expect(a.native).toBeNull();
+    expect(new URL(a.webClient).searchParams.has('password')).toBe(false);
+  });
+});
+
+describe('preloadSource', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('downloads every image URL of a VM with summed progress and hands over the bytes', async () => {
+    const files: Record<string, Uint8Array<ArrayBuffer>> = {
+      '/.cache/bios/bios.bin': new Uint8Array(1000).fill(1),
+      '/.cache/bios/vgabios-stdvga.bin': new Uint8Array(300).fill(2),
+      '/guests/text.img': new Uint8Array(700).fill(3),
+    };
+    vi.stubGlobal('fetch', async (url: string) => {
+      const body = files[url];
+      return body
+        ? new Response(body, { headers: { 'Content-Length': String(body.length) } })
+        : new Response('no', { status: 404, statusText: 'Not Found' });
+    });
+    const seen: LoadProgress[] = [];
+    const spec = await preloadSource(
+      { kind: 'v86', vm: { bios: { url: '/.cache/bios/bios.bin' }, vgaBios: { url: '/.cache/bios/vgabios-stdvga.bin' }, fda: { url: '/guests/text.img' }, memoryMB: 32 } },
+      (p) => seen.push(p),
+    );
+    if (spec.kind !== 'v86') throw new Error('expected a v86 spec');
+    expect(new Uint8Array(spec.vm.bios.buffer!)).toEqual(files['/.cache/bios/bios.bin']);
+    expect(new Uint8Array(spec.vm.fda!.buffer!)).toEqual(files['/guests/text.img']);
+    expect(spec.vm.memoryMB).toBe(32);
+    expect(seen.at(-1)).toMatchObject({ loaded: 2000, total: 2000 });
+    expect(seen.every((p, i) => i === 0 || p.loaded >= seen[i - 1]!.loaded)).toBe(true);
+
+    await expect(
+      preloadSource({ kind: 'v86', vm: { bios: { url: '/missing.bin' }, vgaBios: { buffer: new ArrayBuffer(1) }, memoryMB: 32 } }, () => {}),
+    ).rejects.toThrow('could not download /missing.bin: HTTP 404 Not Found');
+  });
+
+  it('leaves other sources alone and names files by their last path part', async () => {
+    const spec = { kind: 'test-pattern' as const };
+    expect(await preloadSource(spec, () => {})).toBe(spec);
+    expect(fileName('/.cache/guests/linux/bzImage?x=1')).toBe('bzImage');
+    expect(fileName('/local/0-my%20disk.img')).toBe('0-my disk.img');
+  });
+});
