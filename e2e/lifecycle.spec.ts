@@ -114,7 +114,8 @@ test('spice-html5 input reaches the source; its cursor comes from the cursor cha
   await canvas.click({ position: { x: 100, y: 50 } });
   await client.page.keyboard.press('a');
   await client.page.keyboard.press('ArrowLeft');
-  for (let i = 0; i < 12; i++) await client.page.mouse.move(200 + i * 5, 300 + i * 3);
+  const box = (await canvas.boundingBox())!;
+  for (let i = 0; i < 12; i++) await client.page.mouse.move(box.x + 200 + i * 5, box.y + 300 + i * 3);
   await expect
     .poll(async () => session.host().page.evaluate(() => JSON.stringify(window.spiceHost!.inputs.events)), { timeout: 10_000 })
     .toContain('"kind":"release"');

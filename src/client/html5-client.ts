@@ -20,6 +20,14 @@ const url = params.get('url') ?? `ws://${location.hostname}:8765/spice/default`;
 const password = params.get('password') ?? '';
 const state: Html5ClientState = { connected: false, errors: [] };
 
+function showState(text: string, kind: 'ok' | 'error'): void {
+  const el = document.getElementById('conn-state')!;
+  el.textContent = text;
+  el.className = kind;
+}
+
+document.getElementById('target')!.textContent = url;
+
 const conn = new SpiceHtml5.SpiceMainConn({
   uri: url,
   password,
@@ -27,9 +35,12 @@ const conn = new SpiceHtml5.SpiceMainConn({
   message_id: 'messages',
   onerror: (e: unknown) => {
     state.errors.push(e instanceof Error ? e.message : String(e));
+    // spice-html5 also reports a closed socket here, as a bare Event.
+    showState(e instanceof Error ? e.message : 'disconnected', 'error');
   },
   onsuccess: () => {
     state.connected = true;
+    showState('connected', 'ok');
   },
 });
 
