@@ -32,9 +32,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startStack(): Promise<Stack> {
+/** True when nothing listens on the loopback port. */
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** Starts a relay (on free ports unless `want` names them) and a Vite server for the pages. */
+export async function startStack(want: { relay?: number; tcp?: number } = {}): Promise<Stack> {
   setLogLevel(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn');
-  const relay = new RelayServer({ host: '127.0.0.1', port: 0, tcpPort: 0 });
+  const relay = new RelayServer({ host: '127.0.0.1', port: want.relay ?? 0, tcpPort: want.tcp ?? 0 });
   const ports = await relay.start();
   const vitePort = await freePort();
   const vite = await createServer({

@@ -98,17 +98,20 @@ export async function openHtml5(browser: Browser, stack: Stack, password?: strin
   return { page, logs };
 }
 
-/** Reads spice-html5's primary canvas as R,G,B bytes (null until it exists). */
-export async function readHtml5Canvas(client: ClientPage): Promise<{ width: number; height: number; rgb: Uint8Array } | null> {
-  const r = await client.page.evaluate(() => {
-    const c = document.getElementById('spice_surface_0') as HTMLCanvasElement | null;
+/** Reads spice-html5's primary canvas (or another canvas of a page, by id) as R,G,B bytes (null until it exists). */
+export async function readHtml5Canvas(
+  client: ClientPage | HostPage,
+  canvasId = 'spice_surface_0',
+): Promise<{ width: number; height: number; rgb: Uint8Array } | null> {
+  const r = await client.page.evaluate((id) => {
+    const c = document.getElementById(id) as HTMLCanvasElement | null;
     if (!c) return null;
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     let s = '';
     const step = 0x8000;
     for (let i = 0; i < d.length; i += step) s += String.fromCharCode(...d.subarray(i, i + step));
     return { width: c.width, height: c.height, b64: btoa(s) };
-  });
+  }, canvasId);
   if (!r) return null;
   const rgba = new Uint8Array(Buffer.from(r.b64, 'base64'));
   const rgb = new Uint8Array(r.width * r.height * 3);
@@ -124,11 +127,14 @@ export async function readHtml5Canvas(client: ClientPage): Promise<{ width: numb
  * Registers beforeAll/afterAll that start a relay + Vite stack and a host page
  * for the spec file, and returns accessors to them.
  */
-export function useHostedSession(query = ''): { stack(): Stack; host(): HostPage } {
+export function useHostedSession(
+  query = '',
+  ports: () => Promise<{ relay?: number; tcp?: number }> = async () => ({}),
+): { stack(): Stack; host(): HostPage } {
   let stack: Stack | undefined;
   let host: HostPage | undefined;
   test.beforeAll(async ({ browser }) => {
-    stack = await startStack();
+    stack = await startStack(await ports());
     host = await openHost(browser, stack, query);
   });
   test.afterAll(async () => {
