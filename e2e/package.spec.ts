@@ -1,0 +1,253 @@
+/**
+ * The package as a user gets it: `npm pack` (whose prepack runs `npm run
+ * build`), installed from the tarball into a copy of examples/canvas-app, the
+ * app built by its own Vite and served by `vite preview` (its workers and WASM
+ * resolved from node_modules), the relay started from the installed
+ * `spice-relay` bin. A real client (spicy-screenshot over the relay's TCP
+ * port) shows the app's canvas pixel for pixel; a v86 VM from the installed
+ * package shows SeaBIOS cell for cell; the dev server works too; the package's
+ * declarations type-check the app; the built CLI runs.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import type { SessionHost } from '../src/host/session-host.ts';
+import type { VgaTextDump } from '../src/sources/v86/v86-api.ts';
+import { BIOS_DIR, BIOS_FILES, ensureBios } from '../scripts/fetch-bios.ts';
+import { comparePixels, freePort, run, spicyScreenshot } from './harness.ts';
+import { compareTextScreen, textOf } from './vga-text.ts';
+
+declare global {
+  interface Window {
+    /** Set by examples/canvas-app/main.ts. */
+    example?: { server: SessionHost | null; error: string | null };
+  }
+}
+
+const ROOT = join(import.meta.dirname, '..');
+const EXAMPLE = join(ROOT, 'examples', 'canvas-app');
+
+interface Proc {
+  out(): string;
+  exited: Promise<number | null>;
+  stop(): void;
+}
+
+/** Starts a long-running command; its stdout and stderr are collected together. */
+function start(cmd: string, args: string[]): Proc {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    out: () => out,
+    exited: new Promise((resolve) => proc.on('exit', (code) => resolve(code))),
+    stop: () => proc.kill('SIGTERM'),
+  };
+}
+
+/** Runs a command to its end; fails with its output when it does not exit 0. */
+async function mustRun(cmd: string, args: string[]): Promise<void> {
+  const r = await run(cmd, args, 180_000);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stdout}${r.stderr}`);
+}
+
+const NPM_QUIET = ['--no-audit', '--no-fund', '--loglevel=error'];
+
+let work: string;
+let app: string;
+let relay: Proc | null = null;
+let relayUrl: string;
+let tcpPort: number;
+const servers: Proc[] = [];
+
+/** The app's own Vite (installed by its package.json), not the repository's. */
+const vite = (): string => join(app, 'node_modules', 'vite', 'bin', 'vite.js');
+
+/** Serves the app (`vite preview` of its build, or the dev server) on a free port; resolves with its URL. */
+async function serveApp(mode: 'preview' | 'dev'): Promise<string> {
+  const port = await freePort();
+  const args = mode === 'preview' ? ['preview'] : [];
+  const server = start(process.execPath, [vite(), ...args, app, '--host', '127.0.0.1', '--port', String(port), '--strictPort']);
+  servers.push(server);
+  const url = `http://127.0.0.1:${port}`;
+  await expect
+    .poll(async () => (await fetch(url).then((r) => r.status, () => 0)), { timeout: 30_000, message: server.out() })
+    .toBe(200);
+  return url;
+}
+
+test.beforeAll(async () => {
+  test.setTimeout(300_000);
+  work = mkdtempSync(join(tmpdir(), 'spice-package-'));
+  // npm pack runs prepack (npm run build: WASM, bundles, declarations, CLI).
+  await mustRun('npm', ['pack', '--pack-destination', work, ...NPM_QUIET]);
+  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
+  if (!tarball) throw new Error(`npm pack left no tarball in ${work}`);
+
+  // The example as a user would copy it, depending on this very tarball.
+  app = join(work, 'canvas-app');
+  mkdirSync(app);
+  for (const f of readdirSync(EXAMPLE)) {
+    if (f === 'node_modules' || f === 'dist') continue;
+    copyFileSync(join(EXAMPLE, f), join(app, f));
+  }
+  const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  expect(pkg.dependencies['spice-web-server']).toMatch(/^file:.*\.tgz$/);
+  pkg.dependencies['spice-web-server'] = `file:${join(work, tarball)}`;
+  writeFileSync(join(app, 'package.json'), JSON.stringify(pkg, null, 2));
+  // Only the npm registry is reachable; everything the app needs is usually in npm's cache already.
+  await mustRun('npm', ['install', '--prefix', app, '--prefer-offline', ...NPM_QUIET]);
+  await mustRun(process.execPath, [vite(), 'build', app, '--logLevel', 'warn']);
+
+  // The relay from the installed package's bin (dist/relay/cli.js, not the sources).
+  relay = start(process.execPath, [join(app, 'node_modules', '.bin', 'spice-relay'), '--port', '0', '--tcp-port', '0']);
+  await expect.poll(() => relay!.out(), { timeout: 15_000 }).toMatch(/spice-relay listening: .* tcp 127\.0\.0\.1:\d+/);
+  const m = /spice-relay listening: (ws:\/\/127\.0\.0\.1:\d+) .* tcp 127\.0\.0\.1:(\d+)/.exec(relay.out())!;
+  relayUrl = m[1]!;
+  tcpPort = Number(m[2]);
+});
+
+test.afterAll(async () => {
+  for (const s of servers) {
+    s.stop();
+    await s.exited;
+  }
+  if (relay) {
+    relay.stop();
+    // The installed CLI handles SIGTERM: stops the relay and exits 0.
+    expect(await relay.exited).toBe(0);
+  }
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+interface Opened {
+  page: Page;
+  errors: string[];
+  /** Every response the page and its workers got: URL and status. */
+  responses: Array<{ url: string; status: number }>;
+}
+
+/** Pages of the test that runs; closed after it, so the next one can host session "default". */
+const contexts: BrowserContext[] = [];
+test.afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.close();
+});
+
+async function openApp(browser: Browser, url: string): Promise<Opened> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  const responses: Array<{ url: string; status: number }> = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('response', (r) => responses.push({ url: r.url(), status: r.status() }));
+  await page.goto(`${url}&relay=${encodeURIComponent(relayUrl)}`);
+  await page.waitForFunction(() => window.example?.server || window.example?.error, null, { timeout: 30_000 });
+  expect(await page.evaluate(() => window.example!.error)).toBeNull();
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+  return { page, errors, responses };
+}
+
+/** The app's canvas as R,G,B bytes. */
+async function canvasRgb(page: Page): Promise<Uint8Array> {
+  const b64 = await page.evaluate(() => {
+    const c = document.getElementById('paint') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]!, d[i + 1]!, d[i + 2]!);
+    return btoa(s);
+  });
+  return new Uint8Array(Buffer.from(b64, 'base64'));
+}
+
+/** spicy-screenshot until it equals the canvas (the first frame may still be on its way). */
+async function expectClientShowsCanvas(page: Page): Promise<void> {
+  const want = await canvasRgb(page);
+  await expect
+    .poll(
+      async () => {
+        const shot = await spicyScreenshot(tcpPort);
+        if (!shot.image) return `spicy-screenshot failed: ${shot.result.stderr}`;
+        if (shot.image.width !== 320 || shot.image.height !== 240) return `${shot.image.width}x${shot.image.height}, expected 320x240`;
+        const { diff, first } = comparePixels(shot.image.rgb, want, 320);
+        return diff === 0 ? 'equal' : `${diff} pixels differ, ${first}`;
+      },
+      { timeout: 20_000 },
+    )
+    .toBe('equal');
+}
+
+test('built app from the installed package: canvas pixel-exact in spicy-screenshot, element serves, assets from the build', async ({ browser }) => {
+  const url = await serveApp('preview');
+  const { page, errors, responses } = await openApp(browser, `${url}/?`);
+  await expectClientShowsCanvas(page);
+
+  // The <spice-server> element from the same package serves the test pattern on its own session.
+  await expect(page.locator('#pattern-url')).toHaveText(`${relayUrl}/spice/pattern`, { timeout: 20_000 });
+
+  // The workers and WASM files came out of the app's own build (copied there
+  // from node_modules by Vite), not from data: URLs or the package's sources.
+  const fromBuild = (re: RegExp): number[] =>
+    responses.filter((r) => r.url.startsWith(`${url}/assets/`) && re.test(r.url.slice(url.length))).map((r) => r.status);
+  // One RedWorker per session (the canvas and the element); each loads qxl.wasm, as does the page.
+  for (const re of [/^\/assets\/red-worker-[\w-]+\.js$/, /^\/assets\/qxl-[\w-]+\.wasm$/]) {
+    expect(fromBuild(re).length, String(re)).toBeGreaterThan(0);
+    expect(fromBuild(re).filter((s) => s !== 200), String(re)).toEqual([]);
+  }
+  expect(responses.filter((r) => r.status >= 400)).toEqual([]);
+  expect(errors).toEqual([]);
+});
+
+test('a v86 VM from the installed package: its worker and v86.wasm load, SeaBIOS reaches the client cell for cell', async ({ browser }) => {
+  // The BIOS is the app's to serve (never part of the package): copy it next to the built page.
+  ensureBios();
+  mkdirSync(join(app, 'dist', 'bios'), { recursive: true });
+  for (const f of BIOS_FILES) copyFileSync(join(BIOS_DIR, f), join(app, 'dist', 'bios', f));
+  const url = await serveApp('preview');
+  const { page, errors, responses } = await openApp(browser, `${url}/?vm=bios`);
+  const dump = (): Promise<VgaTextDump> => page.evaluate(async () => (await window.example!.server!.vm!.remote.vgaTextDump())!);
+  // SeaBIOS tries every device, then waits: the screen is still while we look.
+  await expect.poll(async () => textOf(await dump()).join('\n'), { timeout: 60_000 }).toContain('No bootable device');
+  const screen = await dump();
+  expect(textOf(screen)[0]).toMatch(/^SeaBIOS \(version/);
+  const shot = await spicyScreenshot(tcpPort);
+  expect(shot.image, shot.result.stderr).not.toBeNull();
+  // The hardware cursor blinks; its cell is the only one allowed to differ.
+  const bad = compareTextScreen(shot.image!, screen, (r, c) => r === screen.cursor.row && c === screen.cursor.col);
+  expect(bad, JSON.stringify(bad.slice(0, 5))).toEqual([]);
+  expect(responses.filter((r) => /^\/assets\/v86(-worker)?-[\w-]+\.(js|wasm)$/.test(r.url.slice(url.length))).map((r) => r.status)).toEqual([200, 200]);
+  expect(errors).toEqual([]);
+});
+
+test('the app under its Vite dev server: the package runs from node_modules as it is', async ({ browser }) => {
+  const url = await serveApp('dev');
+  const { page, errors, responses } = await openApp(browser, `${url}/?`);
+  await expectClientShowsCanvas(page);
+  const served = responses.map((r) => r.url.slice(url.length)).filter((p) => p.includes('/node_modules/spice-web-server/dist/'));
+  expect(served.some((p) => p.includes('/dist/assets/red-worker.js'))).toBe(true);
+  expect(served.some((p) => p.includes('/dist/assets/qxl.wasm'))).toBe(true);
+  expect(responses.filter((r) => r.status >= 400)).toEqual([]);
+  expect(errors).toEqual([]);
+});
+
+test("the package's declarations type-check the app (no skipLibCheck)", async () => {
+  const r = await run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], 60_000);
+  expect(r.stdout + r.stderr).toBe('');
+  expect(r.code).toBe(0);
+});
+
+test('the built relay CLI: --help, and a clear exit 2 for a bad flag', async () => {
+  const cli = join(app, 'node_modules', 'spice-web-server', 'dist', 'relay', 'cli.js');
+  const help = await run(cli, ['--help'], 20_000); // executable itself: #!/usr/bin/env node
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/^Usage: spice-relay \[options\]/);
+  const bad = await run(process.execPath, [cli, '--port', 'x'], 20_000);
+  expect(bad.code).toBe(2);
+  expect(bad.stdout + bad.stderr).toContain('expected --port to be a port number 0..65535, got "x"');
+});
