@@ -66,7 +66,7 @@ test.afterAll(async () => {
   await client?.page.context().close();
 });
 
-test('the demo page at 1280x800 shows the VM, one client and the live numbers', async ({ browser }) => {
+test('the demo page at 1280x800 and on a phone: the VM, one client, live numbers, addresses that copy', async ({ browser }) => {
   const page = session.host().page;
   await page.setViewportSize({ width: 1280, height: 800 });
   client = await openHtml5(browser, session.stack());
@@ -93,6 +93,18 @@ test('the demo page at 1280x800 shows the VM, one client and the live numbers', 
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await page.screenshot({ path: join(OUT, 'demo-page-phone.png') });
   await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Copy: to the clipboard; where the browser refuses (plain http on a LAN address), the address is selected for Ctrl+C.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: session.stack().baseUrl });
+  await page.click('#native-url-copy');
+  await expect(page.locator('#native-url-copy')).toHaveText('Copied');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`spice://127.0.0.1:${session.stack().tcpPort}`);
+  await page.evaluate(() => {
+    navigator.clipboard.writeText = () => Promise.reject(new DOMException('refused', 'NotAllowedError'));
+  });
+  await page.click('button[data-copy="ws-url"]');
+  await expect(page.locator('button[data-copy="ws-url"]')).toHaveText('Press Ctrl+C');
+  expect(await page.evaluate(() => getSelection()!.toString())).toBe(`${session.stack().relayUrl}/spice/default`);
 });
 
 test('the spice-html5 web client page shows the guest exactly', async () => {
