@@ -13,9 +13,10 @@
  * "…", "" + import.meta.url)`) that a consumer's bundler no longer recognises,
  * so the worker files never reach the consumer's build. Here every worker and
  * WASM reference in the output is the plain `new URL('./assets/x', import.meta.url)`
- * that Vite, webpack 5 and browsers without a bundler all resolve relative to
- * the module: consumers' bundlers copy (and re-bundle) them from node_modules.
- * The browser bundles import nothing by bare name, so no bundler is required.
+ * that browsers resolve relative to the module and that bundlers supporting
+ * the pattern (Vite; webpack 5 documents it) copy, or re-bundle, from
+ * node_modules. The browser bundles import nothing by bare name, so no
+ * bundler is required.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -40,11 +41,12 @@ const URL_TARGETS: Readonly<Record<string, string>> = {
   'build/qxl.wasm': 'qxl.wasm',
 };
 
-/** The browser bundles: entry in src/ → output file in dist/. */
+/** The browser bundles: the library entry, and each worker of {@link URL_TARGETS}. */
 const BROWSER_ENTRIES: ReadonlyArray<{ entry: string; out: string }> = [
   { entry: 'src/index.ts', out: join(DIST, 'index.js') },
-  { entry: 'src/worker/red-worker.ts', out: join(ASSETS, 'red-worker.js') },
-  { entry: 'src/sources/v86/v86-worker.ts', out: join(ASSETS, 'v86-worker.js') },
+  ...Object.entries(URL_TARGETS)
+    .filter(([source]) => source.endsWith('.ts'))
+    .map(([source, name]) => ({ entry: source, out: join(ASSETS, name) })),
 ];
 
 /** Node built-ins libv86 reaches for only when it runs under Node (never in a worker). */
