@@ -14,7 +14,6 @@ const CODEC_NAMES: Record<string, string> = { lz: 'LZ', quic: 'QUIC', lz4: 'LZ4'
 
 export class LivePanel {
   private readonly tracker = new LiveStatsTracker();
-  private timer: ReturnType<typeof setInterval> | null = null;
   private busy = false;
   /** drawablesProcessed when the preview was last drawn (-1: never). */
   private previewAt = -1;
@@ -30,18 +29,13 @@ export class LivePanel {
 
   start(): void {
     void this.tick();
-    this.timer = setInterval(() => void this.tick(), 1000);
+    setInterval(() => void this.tick(), 1000);
     // Connects and disconnects show at once, not at the next tick.
     const clients = (): void => {
       $('clients').textContent = String(this.host.server.stats().clients);
     };
     this.host.server.onClientConnected(clients);
     this.host.server.onClientDisconnected(clients);
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
   }
 
   private async tick(): Promise<void> {
