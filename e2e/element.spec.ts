@@ -7,7 +7,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
-import { expectedFrame } from './pages.ts';
+import { expectedFrame, readCanvasRgb } from './pages.ts';
 import { startSpiceGtkClient } from './spice-gtk.ts';
 
 let stack: Stack;
@@ -26,18 +26,6 @@ interface RecordedEvent {
 
 async function events(page: Page): Promise<RecordedEvent[]> {
   return page.evaluate(() => (window.spiceEvents ?? []) as RecordedEvent[]);
-}
-
-/** The page canvas as R,G,B bytes. */
-async function canvasRgb(page: Page): Promise<Uint8Array> {
-  const b64 = await page.evaluate(() => {
-    const c = document.getElementById('art') as HTMLCanvasElement;
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    let s = '';
-    for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]!, d[i + 1]!, d[i + 2]!);
-    return btoa(s);
-  });
-  return new Uint8Array(Buffer.from(b64, 'base64'));
 }
 
 test('two <spice-server> elements: pattern to spice-html5, canvas pixel-exact to spice-gtk, events with details', async ({ browser }) => {
@@ -76,17 +64,21 @@ test('two <spice-server> elements: pattern to spice-html5, canvas pixel-exact to
   await expect
     .poll(
       async () => {
-        const rgb = await client.evaluate(() => {
-          const c = document.getElementById('spice_surface_0') as HTMLCanvasElement | null;
-          if (!c) return null;
-          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-          let s = '';
-          for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]!, d[i + 1]!, d[i + 2]!);
-          return btoa(s);
-        });
-        return rgb ? comparePixels(new Uint8Array(Buffer.from(rgb, 'base64')), expectedFrame(frame), 1024).diff : -1;
+        const c = await readCanvasRgb(client, '#spice_surface_0');
+        return c ? comparePixels(c.rgb, expectedFrame(frame), 1024).diff : -1;
       },
       { timeout: 10_000 },
+    )
+    .toBe(0);
+
+  // The element's live preview shows the same frame.
+  await expect
+    .poll(
+      async () => {
+        const c = await readCanvasRgb(page, '#pattern canvas');
+        return c && c.width === 1024 ? comparePixels(c.rgb, expectedFrame(frame), 1024).diff : -1;
+      },
+      { timeout: 5000 },
     )
     .toBe(0);
 
@@ -94,7 +86,7 @@ test('two <spice-server> elements: pattern to spice-html5, canvas pixel-exact to
   const shot = await spicyScreenshot(stack.tcpPort);
   expect(shot.image, shot.result.stderr).not.toBeNull();
   expect([shot.image!.width, shot.image!.height]).toEqual([320, 240]);
-  expect(comparePixels(shot.image!.rgb, await canvasRgb(page), 320).diff).toBe(0);
+  expect(comparePixels(shot.image!.rgb, (await readCanvasRgb(page, '#art'))!.rgb, 320).diff).toBe(0);
 
   // A click from spice-gtk lands on the canvas where it was aimed; the new picture follows.
   const gtk = await startSpiceGtkClient({ port: stack.tcpPort });
@@ -104,7 +96,7 @@ test('two <spice-server> elements: pattern to spice-html5, canvas pixel-exact to
     await gtk.button(1, true);
     await gtk.button(1, false);
     await expect.poll(() => page.evaluate(() => window.artClicks!), { timeout: 5000 }).toEqual([{ x: 200, y: 120 }]);
-    const want = await canvasRgb(page);
+    const want = (await readCanvasRgb(page, '#art'))!.rgb;
     await expect.poll(async () => comparePixels((await gtk.screenshot()).rgb, want, 320).diff, { timeout: 5000 }).toBe(0);
   } finally {
     await gtk.close();

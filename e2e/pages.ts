@@ -123,6 +123,19 @@ export async function readHtml5Canvas(
   return { width: r.width, height: r.height, rgb };
 }
 
+/** Reads the first canvas matching `selector` (Playwright selectors pierce open shadow roots) as R,G,B bytes; null if none. */
+export async function readCanvasRgb(page: Page, selector: string): Promise<{ width: number; height: number; rgb: Uint8Array } | null> {
+  const loc = page.locator(selector).first();
+  if ((await loc.count()) === 0) return null;
+  const r = await loc.evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]!, d[i + 1]!, d[i + 2]!);
+    return { width: c.width, height: c.height, b64: btoa(s) };
+  });
+  return { width: r.width, height: r.height, rgb: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+}
+
 /**
  * Registers beforeAll/afterAll that start a relay + Vite stack and a host page
  * for the spec file, and returns accessors to them.
