@@ -87,7 +87,8 @@ export class MainChannelClient extends RedChannelClient {
         if (this.attached) return;
         this.attached = true;
         this.send(MsgMain.CHANNELS_LIST, encodeChannelsList(this.host.channels));
-        this.send(MsgMain.MULTI_MEDIA_TIME, encodeMultiMediaTime(this.host.multiMediaTime()));
+        // Lagged like MAIN_INIT's: spice-gtk sets its clock to it and drops stream frames stamped before that clock.
+        this.send(MsgMain.MULTI_MEDIA_TIME, encodeMultiMediaTime(Math.max(0, this.host.multiMediaTime() - MM_TIME_LAG_MS)));
         break;
       case MsgcMain.MOUSE_MODE_REQUEST:
         this.host.requestMouseMode(decodeMouseModeRequest(body).mode);

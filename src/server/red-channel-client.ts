@@ -240,6 +240,7 @@ export abstract class RedChannelClient {
 
   private sampleBandwidth(): void {
     const buffered = this.stream.bufferedAmount;
+    // Backed up: bytes pile up in the transport, or messages wait for the client's ACKs (a slow reader acks late).
     this.bandwidth.sample(performance.now(), this.bytesSent - buffered, buffered > BACKED_UP_BYTES || this.outQueue.length > 0);
   }
 

@@ -67,7 +67,7 @@ export class WorkloadSource {
     this.timer = setInterval(() => this.tick(), 1000 / this.fps);
   }
 
-  /** Pushes the idle frame, retrying only while the device had no room for it. */
+  /** Pushes the current frame, retrying only while the device had no room for it (idle, and after stop). */
   private flushIdle(): void {
     this.timer = null;
     if (this.pusher.flush()) return;
@@ -75,9 +75,10 @@ export class WorkloadSource {
     this.timer = setTimeout(() => this.flushIdle(), 1000 / this.fps);
   }
 
+  /** Stops drawing; what was drawn last still goes out (retried while the device is full). */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.flushIdle();
   }
 
   private tick(): void {

@@ -20,7 +20,8 @@ import {
 import { hasCap } from '../protocol/link.ts';
 import { ImageEncoder, packArea, screenLike, type ClientCodecPrefs, type Codec, type ImageCompression, type PixelArea } from './image-encoder.ts';
 import { mediaTime } from '../util/media-clock.ts';
-import { StreamDetector, offscreenJpegEncoder, type JpegEncoder, type StreamRect, type VideoStream } from './video-stream.ts';
+import { StreamDetector, type StreamRect, type VideoStream } from './video-stream.ts';
+import type { StreamEncoder } from './image-encoder.ts';
 import { ProtocolError } from '../protocol/wire.ts';
 import type { ByteStream } from '../server/byte-stream.ts';
 import { RedChannelClient, type RedChannelClientOptions } from '../server/red-channel-client.ts';
@@ -32,6 +33,8 @@ const log = createLogger('display-channel');
 const DISPLAY_ACK_WINDOW = 20;
 /** Queued draws past which a slow client's backlog collapses into one full redraw. */
 const MAX_QUEUED_DRAWS = 64;
+/** A stream unchanged this long has its last frame sent once more (see expireStreams). */
+const STREAM_SETTLE_MS = 150;
 /** Areas a client got as JPEG are sent again losslessly once they stayed untouched this long. */
 const LOSSY_REFRESH_MS = 1000;
 /** Lossy areas tracked per client; more merge into their bounding box. */
@@ -60,12 +63,13 @@ export class DisplayChannel {
   /** The media clock's zero (wall-clock ms), as the main thread's SpiceServer has it. */
   mediaClockEpoch = Date.now();
   readonly streams = new StreamDetector();
-  /** JPEG for stream frames; null where the thread has no OffscreenCanvas (streaming then stays off). */
-  jpeg: JpegEncoder | null = offscreenJpegEncoder();
+  /** JPEG for stream frames, read from the surface in device memory (the WASM encoder); null: no streams. */
+  streamJpeg: StreamEncoder | null = null;
   streamFramesSent = 0;
   streamsStarted = 0;
   private expiryTimer: ReturnType<typeof setInterval> | null = null;
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly dirtyStreams = new Set<VideoStream>();
   private imageId = 0;
   drawablesProcessed = 0;
   /** COPY_BITS operations applied (scrolls and moved blocks). */
@@ -123,12 +127,23 @@ export class DisplayChannel {
     this.drawablesProcessed++;
     if (this.clients.size === 0) return;
     const area = this.area(x0, y0, x1 - x0, y1 - y0);
-    if (this.jpeg) {
+    if (this.streamJpeg && this.surfaceAddr !== null) {
       const hit = this.streams.update({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 }, performance.now(), !screenLike(area));
       if (hit) {
         if (hit.started) this.startStream(hit.stream);
-        this.encodeStreamFrame(hit.stream);
+        hit.stream.settledSent = false;
+        // Encoded once per batch of drawables (flushStreams), however many updates it got.
+        this.dirtyStreams.add(hit.stream);
         return;
+      }
+      // A draw that reaches into a stream without being inside it: spice-gtk shows stream frames late
+      // (media clock), so an older frame would paint over this draw. The stream sends a newer frame too.
+      const r = { left: x0, top: y0, width: x1 - x0, height: y1 - y0 };
+      for (const st of this.streams.streams.values()) {
+        if (intersects(st.rect, r)) {
+          st.settledSent = false;
+          this.dirtyStreams.add(st);
+        }
       }
     }
     this.sendArea(area, x0, y0);
@@ -220,7 +235,7 @@ export class DisplayChannel {
     const r = stream.rect;
     log.info(`stream ${stream.id}: ${r.width}x${r.height} at (${r.left},${r.top}) keeps changing; sending it as MJPEG`);
     for (const c of this.clients) c.startStream(this.streamCreateBody(stream));
-    this.expiryTimer ??= setInterval(() => this.expireStreams(), 250);
+    this.expiryTimer ??= setInterval(() => this.expireStreams(), STREAM_SETTLE_MS / 2);
   }
 
   streamCreateBody(stream: VideoStream): { id: number; body: Uint8Array } {
@@ -238,34 +253,45 @@ export class DisplayChannel {
     };
   }
 
-  /** Encodes the stream area's current pixels; one encode at a time, always of the latest content. */
+  /** Sends a frame of every stream updated since the last call; the RedWorker calls it after each batch of drawables. */
+  flushStreams(): void {
+    for (const stream of this.dirtyStreams) {
+      if (this.streams.streams.has(stream.id)) this.encodeStreamFrame(stream);
+    }
+    this.dirtyStreams.clear();
+  }
+
+  /** Encodes the stream area's current pixels (synchronously, in WASM) and sends the frame. */
   private encodeStreamFrame(stream: VideoStream): void {
-    if (stream.encoding || !this.jpeg || !this.surface) return;
-    stream.encoding = true;
-    stream.dirty = false;
+    if (!this.streamJpeg || !this.surface) return;
     const r = stream.rect;
-    const pixels = packArea(this.area(r.left, r.top, r.width, r.height));
-    this.jpeg(pixels, r.width, r.height).then(
-      (jpeg) => {
-        stream.encoding = false;
-        if (!this.streams.streams.has(stream.id)) return;
-        stream.frames++;
-        this.streamFramesSent++;
-        const body = encodeStreamData(stream.id, mediaTime(this.mediaClockEpoch), jpeg);
-        for (const c of this.clients) c.sendStreamData(stream.id, body);
-        if (stream.dirty) this.encodeStreamFrame(stream);
-      },
-      (e: unknown) => {
-        stream.encoding = false;
-        log.warn(`stream ${stream.id}: JPEG encoding failed (${(e as Error).message}); ending it`);
-        this.streams.streams.delete(stream.id);
-        this.endStreams([stream], true);
-      },
-    );
+    const area = this.area(r.left, r.top, r.width, r.height);
+    let jpeg: Uint8Array;
+    try {
+      jpeg = this.streamJpeg(area.addr!, area.stride, r.width, r.height);
+    } catch (e) {
+      log.warn(`stream ${stream.id}: JPEG encoding failed (${(e as Error).message}); ending it`);
+      this.streams.streams.delete(stream.id);
+      this.endStreams([stream], true);
+      return;
+    }
+    stream.frames++;
+    this.streamFramesSent++;
+    const body = encodeStreamData(stream.id, mediaTime(this.mediaClockEpoch), jpeg);
+    for (const c of this.clients) c.sendStreamData(stream.id, body);
   }
 
   private expireStreams(): void {
-    this.endStreams(this.streams.expire(performance.now()), true);
+    const now = performance.now();
+    this.endStreams(this.streams.expire(now), true);
+    // A stream that just went still gets its last picture once more, freshly stamped: spice-gtk
+    // drops frames that reach it late, and the last one would otherwise wait for the stream's end.
+    for (const s of this.streams.streams.values()) {
+      if (!s.settledSent && now - s.lastUpdate >= STREAM_SETTLE_MS) {
+        s.settledSent = true;
+        this.encodeStreamFrame(s);
+      }
+    }
     if (this.streams.streams.size === 0 && this.expiryTimer) {
       clearInterval(this.expiryTimer);
       this.expiryTimer = null;

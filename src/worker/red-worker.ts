@@ -25,6 +25,8 @@ import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } 
 import { STREAMING_MODES, type StreamingMode } from './video-stream.ts';
 
 const log = createLogger('red-worker');
+/** JPEG quality of video stream frames (spice-server's MJPEG encoder starts at 70–85 and adapts). */
+const STREAM_JPEG_QUALITY = 80;
 
 export class RedWorker implements RedWorkerApi {
   readonly display = new DisplayChannel();
@@ -51,6 +53,9 @@ export class RedWorker implements RedWorkerApi {
       lz4: (addr, stride, w, h) => lz4.encode(addr, stride, w, h),
       jpeg: (addr, stride, w, h) => jpeg.encode(addr, stride, w, h),
     });
+    // Video stream frames too: synchronous, so a frame always shows the latest content and never waits.
+    const streamJpeg = new JpegEncoder(device, STREAM_JPEG_QUALITY);
+    this.display.streamJpeg = (addr, stride, w, h) => streamJpeg.encode(addr, stride, w, h);
     this.main = main;
     this.running = true;
     void this.loop();
@@ -90,6 +95,7 @@ export class RedWorker implements RedWorkerApi {
         if (releaseId !== null) consumer.release(releaseId, cmd.addr);
       }
     }
+    this.display.flushStreams();
     for (let cmd = consumer.nextCursorCommand(); cmd; cmd = consumer.nextCursorCommand()) {
       let releaseId: number | null = null;
       try {
@@ -143,7 +149,7 @@ export class RedWorker implements RedWorkerApi {
       throw new Error(`streaming: expected one of ${STREAMING_MODES.join(', ')}, got "${mode}"`);
     }
     this.display.streams.mode = mode;
-    log.info(`video streaming ${mode}${this.display.jpeg ? '' : ' (no OffscreenCanvas here: streams stay off)'}`);
+    log.info(`video streaming ${mode}`);
   }
 
   async destroyPrimary(): Promise<void> {

@@ -32,9 +32,6 @@ export const STREAM_DETECT = {
   maxStreams: 64,
 } as const;
 
-/** Encodes the area's current pixels as one JPEG (B,G,R,x rows in, JFIF bytes out). */
-export type JpegEncoder = (pixels: Uint8Array, width: number, height: number) => Promise<Uint8Array>;
-
 interface Candidate {
   rect: StreamRect;
   updates: number;
@@ -43,10 +40,9 @@ interface Candidate {
 
 export class VideoStream {
   lastUpdate: number;
-  /** An encode is running; `dirty`: the area changed since it started. */
-  encoding = false;
-  dirty = true;
   frames = 0;
+  /** The still picture was sent again after the updates stopped. */
+  settledSent = false;
 
   constructor(
     readonly id: number,
@@ -79,7 +75,6 @@ export class StreamDetector {
     for (const s of this.streams.values()) {
       if (s.covers(rect)) {
         s.lastUpdate = now;
-        s.dirty = true;
         return { stream: s, started: false };
       }
     }
@@ -106,7 +101,7 @@ export class StreamDetector {
   expire(now: number): VideoStream[] {
     const ended: VideoStream[] = [];
     for (const s of this.streams.values()) {
-      if (now - s.lastUpdate >= STREAM_DETECT.idleMs && !s.encoding) {
+      if (now - s.lastUpdate >= STREAM_DETECT.idleMs) {
         this.streams.delete(s.id);
         ended.push(s);
       }
@@ -126,33 +121,4 @@ export class StreamDetector {
     for (let id = 0; id < STREAM_DETECT.maxStreams; id++) if (!this.streams.has(id)) return id;
     return null;
   }
-}
-
-/**
- * JPEG through OffscreenCanvas, available in workers. Returns null where there
- * is none (Node), so streaming stays off there.
- */
-export function offscreenJpegEncoder(quality = 0.8): JpegEncoder | null {
-  const g = globalThis as { OffscreenCanvas?: typeof OffscreenCanvas };
-  if (typeof g.OffscreenCanvas === 'undefined') return null;
-  let canvas: OffscreenCanvas | null = null;
-  let ctx: OffscreenCanvasRenderingContext2D | null = null;
-  return async (pixels, width, height) => {
-    if (!canvas || canvas.width !== width || canvas.height !== height) {
-      canvas = new OffscreenCanvas(width, height);
-      ctx = canvas.getContext('2d');
-      if (!ctx) throw new Error('OffscreenCanvas: no 2d context');
-    }
-    const image = new ImageData(width, height);
-    const d = image.data;
-    for (let i = 0; i < width * height * 4; i += 4) {
-      d[i] = pixels[i + 2]!;
-      d[i + 1] = pixels[i + 1]!;
-      d[i + 2] = pixels[i]!;
-      d[i + 3] = 255;
-    }
-    ctx!.putImageData(image, 0, 0);
-    const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality });
-    return new Uint8Array(await blob.arrayBuffer());
-  };
 }
