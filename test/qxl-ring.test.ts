@@ -209,6 +209,13 @@ interface WorkerResult {
   error?: string;
 }
 
+/**
+ * How long a side may wait for the other: a lost wakeup shows up as this
+ * timeout, not a hang. Generous, so a loaded machine's scheduling stalls
+ * (seen once: >5 s on a cold CI start) are not mistaken for one.
+ */
+const WAKEUP_TIMEOUT_MS = 20_000;
+
 /** Pushes 1..count from this thread without blocking it, draining releases on the way. */
 async function produce(count: number, releases: number[] | null): Promise<void> {
   const { wasm, i32 } = device;
@@ -224,9 +231,9 @@ async function produce(count: number, releases: number[] | null): Promise<void> 
     }
     if (wasm.ringPrepareWaitSpace(CMD_RING_ADDR) === 0) continue;
     const full = (device.ringWord(CMD_RING_ADDR, SpiceRing.PROD) - 32) | 0;
-    const waits: Promise<unknown>[] = [waitOnWord(i32, device.consIndex(CMD_RING_ADDR), full, 5000)];
+    const waits: Promise<unknown>[] = [waitOnWord(i32, device.consIndex(CMD_RING_ADDR), full, WAKEUP_TIMEOUT_MS)];
     if (releases && wasm.ringPrepareWaitItems(RELEASE_RING_ADDR) === 1) {
-      waits.push(waitOnWord(i32, device.prodIndex(RELEASE_RING_ADDR), device.ringWord(RELEASE_RING_ADDR, SpiceRing.CONS), 5000));
+      waits.push(waitOnWord(i32, device.prodIndex(RELEASE_RING_ADDR), device.ringWord(RELEASE_RING_ADDR, SpiceRing.CONS), WAKEUP_TIMEOUT_MS));
     }
     const outcome = await Promise.race(waits);
     if (outcome === 'timed-out') throw new Error('producer: timed out waiting for space or releases (lost wakeup?)');
@@ -276,7 +283,7 @@ describe('cross-thread wakeups', () => {
     } finally {
       await worker.terminate();
     }
-  });
+  }, 3 * WAKEUP_TIMEOUT_MS);
 
   it('a worker using Atomics.waitAsync (QxlConsumer) gets every item in order and releases them all', async () => {
     resetRings();
@@ -291,5 +298,5 @@ describe('cross-thread wakeups', () => {
     } finally {
       await worker.terminate();
     }
-  });
+  }, 3 * WAKEUP_TIMEOUT_MS);
 });

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
         continue;
       }
       // Generous timeout: a lost wakeup shows up as a test timeout, not a hang.
-      if (device.wasm.ringWaitItems(device.cmdRing, 5000) === 0) throw new Error('blocking consumer: timed out waiting for items');
+      if (device.wasm.ringWaitItems(device.cmdRing, 20_000) === 0) throw new Error('blocking consumer: timed out waiting for items');
       sleeps++;
     }
   } else {
@@ -46,8 +46,8 @@ async function main(): Promise<void> {
       }
       if (received.length < job.count) {
         const t0 = performance.now();
-        await consumer.waitForWork({ timeoutMs: 5000 });
-        if (!consumer.hasWork() && performance.now() - t0 >= 4900) throw new Error('async consumer: timed out waiting for items');
+        await consumer.waitForWork({ timeoutMs: 20_000 });
+        if (!consumer.hasWork() && performance.now() - t0 >= 19_900) throw new Error('async consumer: timed out waiting for items');
         sleeps++;
       }
     }
