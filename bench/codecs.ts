@@ -1,8 +1,5 @@
 /** The codecs the benchmark measures: every encoder the RedWorker can use, on device memory. */
 import type { QxlDevice } from '../src/qxl/qxl-device.ts';
-import { LzEncoder } from '../src/codecs/lz.ts';
-import { QuicEncoder } from '../src/codecs/quic.ts';
-import { Lz4Encoder } from '../src/codecs/lz4.ts';
 import { Region } from '../src/qxl/qxl-layout.ts';
 
 export interface BenchCodec {
@@ -12,30 +9,23 @@ export interface BenchCodec {
 }
 
 /**
- * The encoders as the RedWorker runs them, minus the copy out of device
- * memory (the benchmark measures the codec, not the copy).
+ * The WASM encoders the RedWorker runs, called directly: the benchmark
+ * measures the codec, not the copy of its output out of device memory.
  */
 export function loadCodecs(device: QxlDevice): BenchCodec[] {
-  // Constructed for their argument checks; the raw exports are timed.
-  new LzEncoder(device);
-  new QuicEncoder(device);
-  new Lz4Encoder(device);
   const wasm = device.wasm;
-  const run = (fn: typeof wasm.lzEncode) => (addr: number, stride: number, w: number, h: number): number => {
-    const n = fn(addr, stride, w, h, 0, Region.ENCODER_OUT, Region.ENCODER_OUT_SIZE, Region.ENCODER_WORK);
-    if (n === 0) throw new Error(`bench: expected an encoded stream for ${w}x${h}, got an overflow`);
-    return n;
-  };
-  return [
-    { name: 'lz', encode: run(wasm.lzEncode.bind(wasm)) },
-    { name: 'quic', encode: run(wasm.quicEncode.bind(wasm)) },
-    {
-      name: 'lz4',
-      encode: (addr, stride, w, h) => {
-        const n = wasm.lz4Encode(addr, stride, w, h, Region.ENCODER_OUT, Region.ENCODER_OUT_SIZE, Region.ENCODER_WORK);
-        if (n === 0) throw new Error(`bench: expected an encoded stream for ${w}x${h}, got an overflow`);
-        return n;
-      },
+  const { ENCODER_OUT: out, ENCODER_OUT_SIZE: cap, ENCODER_WORK: work } = Region;
+  const codec = (name: string, run: (addr: number, stride: number, w: number, h: number) => number): BenchCodec => ({
+    name,
+    encode(addr, stride, w, h) {
+      const n = run(addr, stride, w, h);
+      if (n === 0) throw new Error(`bench: expected an encoded ${name} stream for ${w}x${h}, got an overflow`);
+      return n;
     },
+  });
+  return [
+    codec('lz', (a, s, w, h) => wasm.lzEncode(a, s, w, h, 0, out, cap, work)),
+    codec('quic', (a, s, w, h) => wasm.quicEncode(a, s, w, h, 0, out, cap, work)),
+    codec('lz4', (a, s, w, h) => wasm.lz4Encode(a, s, w, h, out, cap, work)),
   ];
 }

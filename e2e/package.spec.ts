@@ -18,6 +18,7 @@ import type { VgaTextDump } from '../src/sources/v86/v86-api.ts';
 import { BIOS_DIR, BIOS_FILES, ensureBios } from '../scripts/fetch-bios.ts';
 import { comparePixels, freePort, run, spicyScreenshot } from './harness.ts';
 import { compareTextScreen, textOf } from './vga-text.ts';
+import { readCanvasRgb } from './pages.ts';
 
 declare global {
   interface Window {
@@ -154,21 +155,9 @@ async function openApp(browser: Browser, url: string): Promise<Opened> {
   return { page, errors, responses };
 }
 
-/** The app's canvas as R,G,B bytes. */
-async function canvasRgb(page: Page): Promise<Uint8Array> {
-  const b64 = await page.evaluate(() => {
-    const c = document.getElementById('paint') as HTMLCanvasElement;
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    let s = '';
-    for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]!, d[i + 1]!, d[i + 2]!);
-    return btoa(s);
-  });
-  return new Uint8Array(Buffer.from(b64, 'base64'));
-}
-
 /** spicy-screenshot until it equals the canvas (the first frame may still be on its way). */
 async function expectClientShowsCanvas(page: Page): Promise<void> {
-  const want = await canvasRgb(page);
+  const want = (await readCanvasRgb(page, '#paint'))!.rgb;
   await expect
     .poll(
       async () => {

@@ -103,24 +103,7 @@ export async function readHtml5Canvas(
   client: ClientPage | HostPage,
   canvasId = 'spice_surface_0',
 ): Promise<{ width: number; height: number; rgb: Uint8Array } | null> {
-  const r = await client.page.evaluate((id) => {
-    const c = document.getElementById(id) as HTMLCanvasElement | null;
-    if (!c) return null;
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    let s = '';
-    const step = 0x8000;
-    for (let i = 0; i < d.length; i += step) s += String.fromCharCode(...d.subarray(i, i + step));
-    return { width: c.width, height: c.height, b64: btoa(s) };
-  }, canvasId);
-  if (!r) return null;
-  const rgba = new Uint8Array(Buffer.from(r.b64, 'base64'));
-  const rgb = new Uint8Array(r.width * r.height * 3);
-  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
-    rgb[j] = rgba[i]!;
-    rgb[j + 1] = rgba[i + 1]!;
-    rgb[j + 2] = rgba[i + 2]!;
-  }
-  return { width: r.width, height: r.height, rgb };
+  return readCanvasRgb(client.page, `#${canvasId}`);
 }
 
 /** Reads the first canvas matching `selector` (Playwright selectors pierce open shadow roots) as R,G,B bytes; null if none. */
@@ -129,11 +112,19 @@ export async function readCanvasRgb(page: Page, selector: string): Promise<{ wid
   if ((await loc.count()) === 0) return null;
   const r = await loc.evaluate((c: HTMLCanvasElement) => {
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    // RGBA in chunks (fast in the page); the alpha bytes are dropped here in Node.
     let s = '';
-    for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]!, d[i + 1]!, d[i + 2]!);
+    for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
     return { width: c.width, height: c.height, b64: btoa(s) };
   });
-  return { width: r.width, height: r.height, rgb: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+  const rgba = new Uint8Array(Buffer.from(r.b64, 'base64'));
+  const rgb = new Uint8Array(r.width * r.height * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i]!;
+    rgb[j + 1] = rgba[i + 1]!;
+    rgb[j + 2] = rgba[i + 2]!;
+  }
+  return { width: r.width, height: r.height, rgb };
 }
 
 /**

@@ -167,12 +167,18 @@ export class DisplayChannel {
       body = encodeDrawCopy(0, x0, y0, image);
       shared?.set(codec, body);
     }
-    if (codec === 'jpeg') {
-      c.primeJpeg();
-      c.markLossy({ left: x0, top: y0, width: area.width, height: area.height }, performance.now());
-      this.refreshTimer ??= setInterval(() => this.refreshLossy(), LOSSY_REFRESH_MS / 4);
-    }
+    if (codec === 'jpeg') this.jpegSent(c, { left: x0, top: y0, width: area.width, height: area.height });
     c.sendDraw(body);
+  }
+
+  /**
+   * A JPEG of `rect` is about to go to `c`: spice-html5 needs its throw-away
+   * stream first, and the area is sent again losslessly once it stays still.
+   */
+  private jpegSent(c: DisplayChannelClient, rect: StreamRect): void {
+    c.primeJpeg();
+    c.markLossy(rect, performance.now());
+    this.refreshTimer ??= setInterval(() => this.refreshLossy(), LOSSY_REFRESH_MS / 4);
   }
 
   /** Sends the areas clients got as JPEG again losslessly, once they stayed untouched for a while. */
@@ -329,11 +335,7 @@ export class DisplayChannel {
     const area = this.area(0, 0, s.width, s.height);
     const codec = this.encoder.choose(area, client.codecPrefs);
     const image: SpiceImage = this.encoder.encode(area, codec, this.nextImageId());
-    if (image.type === ImageType.JPEG) {
-      client.primeJpeg();
-      client.markLossy({ left: 0, top: 0, width: s.width, height: s.height }, performance.now());
-      this.refreshTimer ??= setInterval(() => this.refreshLossy(), LOSSY_REFRESH_MS / 4);
-    }
+    if (image.type === ImageType.JPEG) this.jpegSent(client, { left: 0, top: 0, width: s.width, height: s.height });
     return encodeDrawCopy(0, 0, 0, image);
   }
 }
