@@ -103,26 +103,31 @@ export class CanvasSource implements SpiceSource {
 
   /** Client input as DOM events on the canvas, positions mapped from surface pixels to the canvas's box. */
   private inputSink(): InputSink {
-    const fire = (type: string, buttons: number, button = 0): void => {
+    /** The pointer (surface pixels) in the page's coordinates: the canvas box may be scaled. */
+    const clientPoint = (): { clientX: number; clientY: number } => {
       const box = this.canvas.getBoundingClientRect();
       const sx = this.canvas.width ? box.width / this.canvas.width : 1;
       const sy = this.canvas.height ? box.height / this.canvas.height : 1;
+      return { clientX: box.left + this.pointer.x * sx, clientY: box.top + this.pointer.y * sy };
+    };
+    const fire = (type: string, buttons: number, button = 0): void => {
       const init: MouseEventInit = {
         bubbles: true,
         cancelable: true,
-        clientX: box.left + this.pointer.x * sx,
-        clientY: box.top + this.pointer.y * sy,
+        ...clientPoint(),
         buttons: domButtons(buttons),
         button,
       };
       const Ctor = type.startsWith('pointer') && typeof PointerEvent === 'function' ? PointerEvent : MouseEvent;
       this.canvas.dispatchEvent(new Ctor(type, type.startsWith('pointer') ? { ...init, pointerId: 1, pointerType: 'mouse', isPrimary: true } : init));
     };
-    const clampTo = (x: number, y: number): void => {
+    const moveTo = (x: number, y: number, buttons: number): void => {
       this.pointer = {
         x: Math.max(0, Math.min(this.canvas.width - 1, x)),
         y: Math.max(0, Math.min(this.canvas.height - 1, y)),
       };
+      fire('pointermove', buttons);
+      fire('mousemove', buttons);
     };
     const key = (type: 'keydown' | 'keyup', scancode: readonly number[]): void => {
       const k = domKeyForScancode(scancode);
@@ -136,22 +141,12 @@ export class CanvasSource implements SpiceSource {
       keyDown: (sc) => key('keydown', sc),
       keyUp: (sc) => key('keyup', sc),
       setKeyModifiers: () => {},
-      mouseMotion: (dx, dy, buttons) => {
-        clampTo(this.pointer.x + dx, this.pointer.y + dy);
-        fire('pointermove', buttons);
-        fire('mousemove', buttons);
-      },
-      mousePosition: (x, y, buttons) => {
-        clampTo(x, y);
-        fire('pointermove', buttons);
-        fire('mousemove', buttons);
-      },
+      mouseMotion: (dx, dy, buttons) => moveTo(this.pointer.x + dx, this.pointer.y + dy, buttons),
+      mousePosition: (x, y, buttons) => moveTo(x, y, buttons),
       mousePress: (button, buttons) => {
         if (button === 4 || button === 5) {
-          const box = this.canvas.getBoundingClientRect();
           this.canvas.dispatchEvent(new WheelEvent('wheel', {
-            bubbles: true, cancelable: true, deltaY: button === 4 ? -100 : 100,
-            clientX: box.left + this.pointer.x, clientY: box.top + this.pointer.y,
+            bubbles: true, cancelable: true, deltaY: button === 4 ? -100 : 100, ...clientPoint(),
           }));
           return;
         }
