@@ -189,18 +189,7 @@ export class QxlProducer {
     srcY: number = rect.top,
   ): boolean {
     const { left, top, width, height } = rect;
-    for (const [name, v] of [
-      ['rect.left', left],
-      ['rect.top', top],
-      ['rect.width', width],
-      ['rect.height', height],
-      ['stride', stride],
-      ['srcX', srcX],
-      ['srcY', srcY],
-    ] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new RangeError(`pushCopy: expected ${name} to be a non-negative integer, got ${v}`);
-    }
-    if (width === 0 || height === 0) throw new RangeError(`pushCopy: expected a non-empty rect, got ${width}x${height}`);
+    checkRectArgs('pushCopy', rect, [['stride', stride], ['srcX', srcX], ['srcY', srcY]]);
     if (srcX + width > stride || (srcY + height - 1) * stride + srcX + width > pixels.length) {
       throw new RangeError(
         `pushCopy: expected source ${width}x${height}+${srcX}+${srcY} inside a ${stride}-pixel-stride buffer of ${pixels.length} pixels`,
@@ -271,17 +260,7 @@ export class QxlProducer {
    */
   pushCopyBits(surfaceId: number, rect: CopyRect, srcX: number, srcY: number): boolean {
     const { left, top, width, height } = rect;
-    for (const [name, v] of [
-      ['rect.left', left],
-      ['rect.top', top],
-      ['rect.width', width],
-      ['rect.height', height],
-      ['srcX', srcX],
-      ['srcY', srcY],
-    ] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new RangeError(`pushCopyBits: expected ${name} to be a non-negative integer, got ${v}`);
-    }
-    if (width === 0 || height === 0) throw new RangeError(`pushCopyBits: expected a non-empty rect, got ${width}x${height}`);
+    checkRectArgs('pushCopyBits', rect, [['srcX', srcX], ['srcY', srcY]]);
     const { device } = this;
     if (device.wasm.ringIsFull(device.cmdRing)) {
       this.counters.ringFull++;
@@ -460,4 +439,16 @@ function align(n: number, a: number): number {
 /** Multimedia time in ms (QXLDrawable.mm_time); wraps at 2^32. */
 function mmTime(): number {
   return Math.floor(performance.now()) >>> 0;
+}
+
+/** Throws unless the rect and the named extra values are non-negative integers and the rect is not empty. */
+function checkRectArgs(op: string, rect: CopyRect, extra: ReadonlyArray<readonly [string, number]>): void {
+  const { left, top, width, height } = rect;
+  const values: ReadonlyArray<readonly [string, number]> = [
+    ['rect.left', left], ['rect.top', top], ['rect.width', width], ['rect.height', height], ...extra,
+  ];
+  for (const [name, v] of values) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: expected ${name} to be a non-negative integer, got ${v}`);
+  }
+  if (width === 0 || height === 0) throw new RangeError(`${op}: expected a non-empty rect, got ${width}x${height}`);
 }
