@@ -18,15 +18,21 @@ export interface CorpusImage {
   pixels: Uint32Array;
 }
 
-/** xorshift32: a small deterministic generator. */
-function rng(seed: number): () => number {
+/** xorshift32: a small deterministic generator of integers in [0, 2^32). */
+export function xorshift32(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    return (s >>> 0) / 4294967296;
+    return s >>> 0;
   };
+}
+
+/** The same sequence scaled to [0, 1). */
+function rng(seed: number): () => number {
+  const next = xorshift32(seed);
+  return () => next() / 4294967296;
 }
 
 function fillRect(px: Uint32Array, width: number, x: number, y: number, w: number, h: number, c: number): void {

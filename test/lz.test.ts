@@ -10,7 +10,7 @@ import { LzEncoder, LZ_HEADER_BYTES } from '../src/codecs/lz.ts';
 import { QxlDevice } from '../src/qxl/qxl-device.ts';
 import { Region } from '../src/qxl/qxl-layout.ts';
 import { setLogLevel } from '../src/util/logger.ts';
-import { makeImage, type CorpusKind } from '../bench/corpus.ts';
+import { makeImage, xorshift32, type CorpusKind } from '../bench/corpus.ts';
 import { bestTime } from '../bench/timing.ts';
 
 setLogLevel('silent');
@@ -24,15 +24,7 @@ const MAX_FAR = 73727;
 // Pixels
 
 /** xorshift32 in [0, 2^32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
-}
+const rng = xorshift32;
 
 interface Img {
   width: number;
