@@ -10,22 +10,11 @@ import { parseRelayArgs, runRelayCli, CliUsageError } from '../src/relay/cli.ts'
 import { RelayHost } from '../src/transport/relay-host.ts';
 import { RelayStream, type StreamOffer } from '../src/transport/relay-stream.ts';
 import { setLogLevel, setLogSink } from '../src/util/logger.ts';
+import { LINK_HELLO } from './helpers/link-hello.ts';
+import { sleep, waitFor } from './helpers/wait.ts';
 
 // ---------- helpers ----------
 
-const WAIT_MS = 5000;
-
-async function waitFor(what: string, cond: () => boolean, ms = WAIT_MS): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Deterministic pseudo-random bytes, so a mismatch is reproducible. */
 function pattern(n: number, seed: number): Uint8Array {
@@ -73,13 +62,23 @@ function chunks(bytes: Uint8Array, max: number, seed: number): Uint8Array[] {
   return out;
 }
 
-/** Collects bytes from any source. */
+/** Collects bytes from any source; `skip` leading bytes (a client's link hello) are checked and dropped. */
 class Sink {
   readonly parts: Uint8Array[] = [];
   length = 0;
+  private skipped: number[] = [];
+  constructor(private readonly skip: Uint8Array = new Uint8Array(0)) {}
   push = (b: Uint8Array): void => {
-    this.parts.push(new Uint8Array(b));
-    this.length += b.byteLength;
+    let bytes = new Uint8Array(b);
+    if (this.skipped.length < this.skip.byteLength) {
+      const n = Math.min(this.skip.byteLength - this.skipped.length, bytes.byteLength);
+      this.skipped.push(...bytes.subarray(0, n));
+      bytes = bytes.subarray(n);
+      if (this.skipped.length === this.skip.byteLength) expectSameBytes(Uint8Array.from(this.skipped), this.skip);
+    }
+    if (bytes.byteLength === 0) return;
+    this.parts.push(bytes);
+    this.length += bytes.byteLength;
   };
   bytes(): Uint8Array {
     return concat(this.parts);
@@ -112,11 +111,19 @@ interface Host {
   closed: Inbox<{ stream: string; reason: string }>;
 }
 
+/**
+ * A page registered with the relay key. It vouches for every client at once
+ * (as a page does after a good ticket), so streams may carry more than a link
+ * request; no reconnecting, so a drop shows as onClose.
+ */
 async function connectHost(relay: RelayServer, session = 'default', secret?: string): Promise<Host> {
-  const host = await RelayHost.connect({ relayUrl: relay.url, session, secret, WebSocketImpl: WS });
+  const host = await RelayHost.connect({ relayUrl: relay.url, session, secret, relayKey: relay.relayKey, WebSocketImpl: WS, reconnect: false });
   const offers = new Inbox<StreamOffer>();
   const closed = new Inbox<{ stream: string; reason: string }>();
-  host.onStream(offers.push);
+  host.onStream((o) => {
+    host.reportAuth(o.stream, true);
+    offers.push(o);
+  });
   host.onStreamClosed((stream, reason) => closed.push({ stream, reason }));
   return { host, offers, closed };
 }
@@ -128,9 +135,10 @@ interface TcpClient {
   ended: () => boolean;
 }
 
-function tcpClient(port: number): Promise<TcpClient> {
+/** A TCP client that sends its link hello first (`hello` false: nothing), from `localAddress` if given. */
+function tcpClient(port: number, opts: { hello?: boolean; localAddress?: string } = {}): Promise<TcpClient> {
   return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host: '127.0.0.1', port });
+    const socket = tcpConnect({ host: '127.0.0.1', port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     const received = new Sink();
     let closed = false;
     let ended = false;
@@ -138,7 +146,10 @@ function tcpClient(port: number): Promise<TcpClient> {
     socket.on('end', () => (ended = true));
     socket.on('close', () => (closed = true));
     socket.on('error', () => {});
-    socket.once('connect', () => resolve({ socket, received, closed: () => closed, ended: () => ended }));
+    socket.once('connect', () => {
+      if (opts.hello !== false) socket.write(LINK_HELLO);
+      resolve({ socket, received, closed: () => closed, ended: () => ended });
+    });
     socket.once('error', reject);
   });
 }
@@ -149,22 +160,27 @@ interface WsClient {
   closeCode: () => number | null;
 }
 
-function wsClient(url: string, protocols: string[] = ['binary']): Promise<WsClient> {
+/** A spice-html5-like client (no Origin, as a native tool) that sends its link hello first. */
+function wsClient(url: string, protocols: string[] = ['binary'], opts: { origin?: string } = {}): Promise<WsClient> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols);
+    const ws = new WebSocket(url, protocols, opts.origin ? { origin: opts.origin } : {});
     const received = new Sink();
     let code: number | null = null;
     ws.on('message', (d: Buffer) => received.push(d));
     ws.on('close', (c) => (code = c));
     ws.on('error', () => {});
-    ws.once('open', () => resolve({ ws, received, closeCode: () => code }));
+    ws.once('open', () => {
+      ws.send(LINK_HELLO);
+      resolve({ ws, received, closeCode: () => code });
+    });
     ws.once('error', reject);
   });
 }
 
-async function attach(offer: StreamOffer): Promise<{ stream: RelayStream; received: Sink; closed: Inbox<string> }> {
+/** Attaches a page socket; the first one of a stream checks and drops the client's link hello. */
+async function attach(offer: StreamOffer, first = true): Promise<{ stream: RelayStream; received: Sink; closed: Inbox<string> }> {
   const stream = await RelayStream.attach(offer, WS);
-  const received = new Sink();
+  const received = new Sink(first ? LINK_HELLO : undefined);
   const closed = new Inbox<string>();
   stream.onData(received.push);
   stream.onClose(closed.push);
@@ -221,7 +237,7 @@ describe('RelayServer basics', () => {
     expect(t).toBeGreaterThan(0);
     const ok = await fetch(`http://127.0.0.1:${port}/`);
     expect(ok.status).toBe(200);
-    expect(await ok.text()).toMatch(/^spice-relay: 0 session\(s\), 0 stream\(s\)/);
+    expect(await ok.text()).toMatch(/^spice-relay\n/);
     const missing = await fetch(`http://127.0.0.1:${port}/nope`);
     expect(missing.status).toBe(404);
     await missing.text();
@@ -245,7 +261,7 @@ describe('RelayServer basics', () => {
     const other = track((await connectHost(relay, 'vm-2')).host);
     expect(other.tcpPort).toBeNull();
     expect(other.clientPath).toBe('/spice/vm-2');
-    expect(relay.stats()).toEqual({ sessions: 2, streams: 0 });
+    expect(relay.stats()).toMatchObject({ sessions: 2, streams: 0 });
     expect(logs.some((l) => l.includes('host registered session=vm-2'))).toBe(true);
   });
 
@@ -253,7 +269,7 @@ describe('RelayServer basics', () => {
     await startRelay();
     await expect(
       RelayHost.connect({ relayUrl: relay.url, session: 'x', secret: 'short', WebSocketImpl: WS }),
-    ).rejects.toMatchObject({ code: 4000, message: expect.stringContaining('at least 16 characters') });
+    ).rejects.toMatchObject({ code: 4000, message: expect.stringContaining('16 to 256 characters') });
     expect(relay.stats().sessions).toBe(0);
   });
 });
@@ -284,11 +300,11 @@ describe('forwarding', () => {
     expect(client.received.length).toBe(down.length);
   });
 
-  it('WS client offering "binary" gets "binary" and round-trips; any path goes to "default"', async () => {
+  it('WS client offering "binary" gets "binary" and round-trips', async () => {
     await startRelay();
     const h = await connectHost(relay);
     track(h.host);
-    for (const path of ['/spice/default', '/websockify', '/']) {
+    for (const path of ['/spice/default', '/spice/default']) {
       const client = await wsClient(`${relay.url}${path}`);
       track(client.ws);
       expect(client.ws.protocol).toBe('binary');
@@ -365,7 +381,7 @@ describe('forwarding', () => {
     const deliveredFirst = first.received.bytes();
     const clonedOffer = structuredClone(first.stream.offer); // as if posted to a Worker
     await sleep(20); // the client is still sending; the relay buffers
-    const second = await attach(clonedOffer);
+    const second = await attach(clonedOffer, false);
     second.stream.send(pattern(7000, 14));
     await pump;
     sending = false;
@@ -395,7 +411,7 @@ describe('forwarding', () => {
     // A raw page socket, so its reading can be paused like a busy thread.
     const q = new URLSearchParams({ session: offer.session, stream: offer.stream, token: offer.token });
     const pageWs = track(new WebSocket(`${relay.url}/stream?${q}`));
-    const pageGot = new Sink();
+    const pageGot = new Sink(LINK_HELLO);
     pageWs.on('message', (d: Buffer, isBinary: boolean) => {
       if (isBinary) pageGot.push(d);
     });
@@ -448,7 +464,7 @@ describe('close propagation', () => {
     expect(closed.stream).toBe(offer.stream);
     await waitFor('0 streams', () => relay.stats().streams === 0);
     const line = logs.find((l) => l.includes(`stream ${offer.stream} tcp`) && l.includes('closed by client'));
-    expect(line).toMatch(/^info .*session=default closed by client after \d+\.\ds \(in 1234 B, out 567 B\)$/);
+    expect(line).toMatch(new RegExp(`^info .*session=default closed by client after \\d+\\.\\ds \\(in ${1234 + LINK_HELLO.length} B, out 567 B\\)$`));
   });
 
   it('WS client close -> page socket closed and host told', async () => {
@@ -520,7 +536,7 @@ describe('close propagation', () => {
     const first = await connectHost(relay, 'default', 'first-page-secret-0123456789');
     track(first.host);
     await expect(
-      RelayHost.connect({ relayUrl: relay.url, session: 'default', secret: 'another-secret-0123456789', WebSocketImpl: WS }),
+      RelayHost.connect({ relayUrl: relay.url, session: 'default', secret: 'another-secret-0123456789', relayKey: relay.relayKey, WebSocketImpl: WS }),
     ).rejects.toMatchObject({ code: 4001, message: expect.stringContaining('session default is held by another page') });
 
     const client = await tcpClient(tcpPort());
@@ -576,15 +592,15 @@ describe('close propagation', () => {
     const h = await connectHost(relay);
     const tcp = await tcpClient(tcpPort());
     const tcpPage = await attach(await h.offers.next('offer 1'));
-    const ws = await wsClient(`${relay.url}/`);
+    const ws = await wsClient(`${relay.url}/spice/default`);
     await h.offers.next('offer 2'); // left unattached
-    expect(relay.stats()).toEqual({ sessions: 1, streams: 2 });
+    expect(relay.stats()).toMatchObject({ sessions: 1, streams: 2 });
     h.host.close();
     await waitFor('tcp client closed', () => tcp.closed());
     await waitFor('ws client closed', () => ws.closeCode() !== null);
     expect(await tcpPage.closed.next('page stream closed')).toContain('4003');
     await waitFor('empty relay', () => relay.stats().sessions === 0 && relay.stats().streams === 0);
-    expect(logs.some((l) => l.includes('host unregistered session=default'))).toBe(true);
+    expect(logs.some((l) => l.includes('session=default ended: its page stopped hosting'))).toBe(true);
   });
 
   it('no host -> TCP and WS clients are closed at once', async () => {
@@ -625,7 +641,7 @@ describe('close propagation', () => {
     await waitFor('tcp client closed', () => tcp.closed());
     await page.closed.next('page closed');
     await hostClosed.next('host closed');
-    expect(relay.stats()).toEqual({ sessions: 0, streams: 0 });
+    expect(relay.stats()).toMatchObject({ sessions: 0, streams: 0 });
   });
 });
 

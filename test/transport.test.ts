@@ -10,20 +10,11 @@ import { RelayHost } from '../src/transport/relay-host.ts';
 import { RelayError, RelayStream, type StreamOffer } from '../src/transport/relay-stream.ts';
 import type { WebSocketConstructor } from '../src/transport/websocket-like.ts';
 import { setLogLevel, setLogSink } from '../src/util/logger.ts';
+import { LINK_HELLO } from './helpers/link-hello.ts';
+import { sleep, waitFor } from './helpers/wait.ts';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 function bytes(n: number, start = 0): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
@@ -51,7 +42,7 @@ afterEach(async () => {
 });
 
 async function newHost(session = 'default'): Promise<RelayHost> {
-  host = await RelayHost.connect({ relayUrl: relay.url, session, WebSocketImpl: WS });
+  host = await RelayHost.connect({ relayUrl: relay.url, session, relayKey: relay.relayKey, WebSocketImpl: WS });
   return host;
 }
 
@@ -67,6 +58,7 @@ function nextOffer(h: RelayHost): Promise<StreamOffer> {
   });
 }
 
+/** A TCP client that has sent its opening link request (so the relay offers it to the page). */
 async function tcpClient(): Promise<{ socket: Socket; got: () => Buffer }> {
   const socket = tcpConnect({ host: '127.0.0.1', port: relay.address!.tcpPort! });
   sockets.push(socket);
@@ -74,6 +66,7 @@ async function tcpClient(): Promise<{ socket: Socket; got: () => Buffer }> {
   socket.on('data', (b: Buffer) => parts.push(b));
   socket.on('error', () => {});
   await new Promise((r) => socket.once('connect', r));
+  socket.write(LINK_HELLO);
   return { socket, got: () => Buffer.concat(parts) };
 }
 
@@ -130,8 +123,9 @@ describe('RelayHost', () => {
     }
   });
 
-  it('onClose fires when the relay goes away, and at once if already closed', async () => {
-    const h = await newHost();
+  it('onClose fires when the relay goes away (reconnecting off), and at once if already closed', async () => {
+    host = await RelayHost.connect({ relayUrl: relay.url, relayKey: relay.relayKey, WebSocketImpl: WS, reconnect: false });
+    const h = host;
     const reasons: string[] = [];
     h.onClose((r) => reasons.push(r));
     await relay.stop();
@@ -139,6 +133,39 @@ describe('RelayHost', () => {
     h.onClose((r) => reasons.push(r));
     expect(reasons).toHaveLength(2);
     expect(reasons[1]).toBe(reasons[0]);
+  });
+
+  it('registers again by itself after the relay restarts, with backoff and the same secret', async () => {
+    const port = relay.address!.port;
+    const key = relay.relayKey;
+    host = await RelayHost.connect({ relayUrl: relay.url, relayKey: key, WebSocketImpl: WS, retryMs: 50, maxRetryMs: 200 });
+    const h = host;
+    const statuses: string[] = [];
+    h.onStatus((s) => statuses.push(s.state));
+    await relay.stop();
+    await waitFor('reconnecting', () => statuses.includes('reconnecting'));
+    await sleep(300); // a few failed attempts while the relay is down
+    relay = new RelayServer({ host: '127.0.0.1', port, tcpPort: 0, heartbeatMs: 0, relayKey: key });
+    await relay.start();
+    await waitFor('registered again', () => statuses[statuses.length - 1] === 'registered', 10_000);
+    expect(h.registered).toBe(true);
+    expect(relay.stats().sessions).toBe(1);
+    // Offers arrive on the new registration.
+    const offerP = nextOffer(h);
+    h.onStream(() => {});
+    await tcpClient();
+    expect((await offerP).transport).toBe('tcp');
+  });
+
+  it('stops retrying when the relay refuses its key, and says why', async () => {
+    await expect(
+      RelayHost.connect({ relayUrl: relay.url, relayKey: 'not-the-relay-key-at-all', WebSocketImpl: WS }),
+    ).rejects.toMatchObject({ code: 4010, message: expect.stringContaining('wrong relay key') });
+    await expect(RelayHost.connect({ relayUrl: relay.url, WebSocketImpl: WS })).rejects.toMatchObject({
+      code: 4010,
+      message: expect.stringContaining('missing relay key'),
+    });
+    expect(relay.stats().sessions).toBe(0);
   });
 
   it('reports stream ends through onStreamClosed', async () => {
@@ -169,8 +196,8 @@ describe('RelayStream', () => {
     const got: Uint8Array[] = [];
     stream.onData((b) => got.push(b));
     const all = Buffer.concat(got);
-    expect(all.length).toBe(1500);
-    expect(all.equals(Buffer.from(bytes(1500, 0)))).toBe(true);
+    expect(all.length).toBe(LINK_HELLO.length + 1500);
+    expect(all.equals(Buffer.concat([LINK_HELLO, bytes(1500, 0)]))).toBe(true);
     expect(stream.offer).toEqual(offer);
   });
 
@@ -197,7 +224,7 @@ describe('RelayStream', () => {
     client.socket.write(bytes(700, 0));
     await sleep(50); // queued on `first`: no onData handler yet
     const leftover = await first.detach();
-    expect(Buffer.from(leftover).equals(Buffer.from(bytes(700, 0)))).toBe(true);
+    expect(Buffer.from(leftover).equals(Buffer.concat([LINK_HELLO, bytes(700, 0)]))).toBe(true);
     expect(() => first.send(bytes(1))).toThrow(/expected an attached stream, got a detached one/);
     await expect(first.detach()).rejects.toThrow(/expected an attached stream/);
 

@@ -30,6 +30,8 @@ export interface ClientConnection {
   readonly transport: ClientTransport;
   /** `ip:port` of the client. */
   readonly remote: string;
+  /** The client's IP address alone (limits and throttling count per address). */
+  readonly address: string;
   /** Starts delivering events; call once. */
   start(handlers: ClientHandlers): void;
   /** Queues bytes for the client; false means wait for `drain`. */
@@ -52,11 +54,13 @@ const END_GRACE_MS = 5000;
 export class TcpClientConnection implements ClientConnection {
   readonly transport = 'tcp' as const;
   readonly remote: string;
+  readonly address: string;
   private errorDetail: string | undefined;
   private endTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly socket: Socket) {
     this.remote = formatRemote(socket.remoteAddress, socket.remotePort);
+    this.address = socket.remoteAddress ?? 'unknown';
     socket.setNoDelay(true); // SPICE is latency-bound: small input/ack messages must not wait
     // An 'error' without a listener would crash the relay; remember it for the close log instead.
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -108,6 +112,7 @@ export class WsClientConnection implements ClientConnection {
   constructor(
     private readonly ws: WebSocket,
     readonly remote: string,
+    readonly address: string,
   ) {
     ws.on('error', () => {
       /* reported through 'close' */

@@ -2,13 +2,20 @@
  * The Node relay: the meeting point of SPICE clients and the page that serves
  * them (a page cannot listen on sockets).
  *
- * - `/host?session=NAME` — the hosting page's control socket (register, stream offers);
- * - `/spice/NAME` (any other path: session "default") — spice-html5 clients;
+ * - `/host?session=NAME` — the hosting page's control socket (register with
+ *   the relay key, stream offers, ticket checks, forwarded page warnings);
+ * - `/spice/NAME` — spice-html5 clients; any other path is refused;
  * - the TCP port — native clients (spice-gtk) for session "default";
  * - `/stream?session=&stream=&token=` — a page thread attaching to one client connection.
  *
- * Bytes are never parsed: each client connection is an opaque stream.
+ * Everything that arrives is hostile until proven otherwise: browser origins
+ * are checked, hosting needs the operator's relay key, unauthenticated
+ * connections are limited per address and in all (see admission.ts), failed
+ * tickets slow their address down (auth-throttle.ts), and relay buffers have
+ * a relay-wide cap. Client bytes are not parsed past the opening link request
+ * (link-preamble.ts): each client connection is an opaque stream.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -16,6 +23,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { createLogger } from '../util/logger.ts';
 import {
   DEFAULT_SESSION,
+  MAX_FORWARDED_LOG_LENGTH,
   MIN_SECRET_LENGTH,
   parseControlMessage,
   preview,
@@ -26,6 +34,9 @@ import {
 import { TcpClientConnection, WsClientConnection, rawToBuffer, type ClientConnection } from './client-connection.ts';
 import { RelayedStream, type StreamContext } from './relayed-stream.ts';
 import { closeReason, formatRemote, isLoopbackHost, secretsEqual, urlHost } from './net-util.ts';
+import { Admission, type AdmissionLimits, type AdmissionPass, type AdmissionStats } from './admission.ts';
+import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle.ts';
+import { normalizeOrigin, normalizeOriginOrNull } from './origin.ts';
 
 const log = createLogger('relay');
 
@@ -43,7 +54,36 @@ export interface RelayServerOptions {
   attachTimeoutMs?: number;
   /** Ping interval for host control sockets, to free sessions of pages that vanished. Default 30000 ms; 0 = off. */
   heartbeatMs?: number;
+  /**
+   * The key pages must present to host a session. Default: a random key made
+   * at construction (read it from {@link RelayServer.relayKey} to hand it to
+   * your page); null lets any page host (a warning is logged).
+   */
+  relayKey?: string | null;
+  /**
+   * Browser origins (e.g. `https://example.org:8443`) allowed to host and to
+   * connect as clients. Connections without an Origin (native tools, Node)
+   * are not browsers and are let through to the next check. Default: none.
+   */
+  allowedOrigins?: readonly string[];
+  /**
+   * A password the relay itself checks for every session: pages then send
+   * decrypted tickets here and never learn it. Default none (pages check
+   * their own password, if any).
+   */
+  password?: string | null;
+  /** How long a dropped page's session name stays reserved for it. Default 30000 ms. */
+  graceMs?: number;
+  /** Limits on unauthenticated connections (defaults: 8 per address, 64 in all, 10000 ms to authenticate). */
+  limits?: Partial<AdmissionLimits>;
+  /** Most bytes held in all relay buffers together; a stream that would pass it is closed. Default 256 MiB. */
+  maxTotalBufferedBytes?: number;
+  /** Backoff after failed tickets (defaults: 200 ms doubling to 5 s, forgotten after 15 min). */
+  authThrottle?: AuthThrottleOptions;
 }
+
+/** Default limits on unauthenticated connections. */
+export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = { maxPerAddress: 8, maxTotal: 64, timeoutMs: 10_000 };
 
 /** Ports actually bound by {@link RelayServer.start}. */
 export interface RelayAddress {
@@ -55,16 +95,41 @@ export interface RelayAddress {
 export interface RelayStats {
   sessions: number;
   streams: number;
+  /** Unauthenticated connections and what admission control did. */
+  admission: AdmissionStats;
+  /** Bytes held in relay buffers. */
+  bufferedBytes: number;
 }
 
 interface Session {
   readonly name: string;
   readonly secret: string;
-  host: WebSocket;
+  /** The page's control socket; null while the page is away (grace period). */
+  host: WebSocket | null;
   hostRemote: string;
   alive: boolean;
   readonly streams: Map<string, RelayedStream>;
+  graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Forwarded page log lines allowed in the current window, and when it started. */
+  logBudget: { left: number; since: number };
 }
+
+/** An unauthenticated connection's admission, with what to do if it must go. */
+interface Pending {
+  readonly pass: AdmissionPass;
+  onEvict: (reason: string) => void;
+}
+
+/** Refusal lines logged per second at most (an attack brings thousands). */
+const REFUSAL_LINES_PER_SECOND = 10;
+/** Forwarded page log lines per session in each 10 s window. */
+const PAGE_LOG_LINES_PER_WINDOW = 20;
+/** Most bytes in one WebSocket message from a client (spice-html5 sends small ones). */
+const CLIENT_MAX_PAYLOAD = 1024 * 1024;
+/** Most bytes in one WebSocket message from a page (a whole uncompressed screen fits). */
+const PAGE_MAX_PAYLOAD = 64 * 1024 * 1024;
+/** Most bytes a client sends before its ticket is accepted. */
+const MAX_UNAUTHENTICATED_BYTES = 64 * 1024;
 
 /**
  * The relay. `new RelayServer(opts)`, `await start()` for the bound ports,
@@ -78,9 +143,20 @@ export class RelayServer {
   private readonly attachTimeoutMs: number;
   private readonly heartbeatMs: number;
 
+  private readonly key: string | null;
+  private readonly origins: Set<string>;
+  private readonly password: string | null;
+  private readonly graceMs: number;
+  private readonly maxTotalBufferedBytes: number;
+  private readonly admission: Admission;
+  private readonly throttle: AuthThrottle;
+  private bufferedBytes = 0;
+  private readonly pendingSockets = new WeakMap<object, Pending>();
+
   private http: HttpServer | null = null;
   private tcp: TcpServer | null = null;
   private wss: WebSocketServer | null = null;
+  private wssClients: WebSocketServer | null = null;
   private readonly tcpSockets = new Set<Socket>();
   private readonly sessions = new Map<string, Session>();
   private readonly streams = new Map<string, RelayedStream>();
@@ -95,6 +171,31 @@ export class RelayServer {
     this.maxBufferedBytes = checkPositive('maxBufferedBytes', options.maxBufferedBytes ?? 8 * 1024 * 1024);
     this.attachTimeoutMs = checkPositive('attachTimeoutMs', options.attachTimeoutMs ?? 10_000);
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
+    this.key = options.relayKey === undefined ? randomBytes(24).toString('base64url') : options.relayKey;
+    if (this.key !== null && this.key.length < MIN_SECRET_LENGTH) {
+      throw new RangeError(`RelayServer: expected a relay key of at least ${MIN_SECRET_LENGTH} characters, got ${this.key.length}`);
+    }
+    this.origins = new Set((options.allowedOrigins ?? []).map((o) => normalizeOrigin(o)));
+    this.password = options.password || null;
+    this.graceMs = checkPositive('graceMs', options.graceMs ?? 30_000);
+    this.maxTotalBufferedBytes = checkPositive('maxTotalBufferedBytes', options.maxTotalBufferedBytes ?? 256 * 1024 * 1024);
+    this.admission = new Admission({ ...DEFAULT_ADMISSION_LIMITS, ...options.limits });
+    this.throttle = new AuthThrottle(options.authThrottle);
+  }
+
+  /** The key pages must present to host (null: none needed). Hand it to your pages; never log it. */
+  get relayKey(): string | null {
+    return this.key;
+  }
+
+  /** The browser origins allowed to host and to connect. */
+  get allowedOrigins(): readonly string[] {
+    return [...this.origins];
+  }
+
+  /** Allows one more browser origin (e.g. a page server whose port was chosen after the relay started). */
+  allowOrigin(origin: string): void {
+    this.origins.add(normalizeOrigin(origin));
   }
 
   /** Ports in use once started, else null. */
@@ -111,15 +212,18 @@ export class RelayServer {
   /** Binds the HTTP/WebSocket port and (unless off) the TCP port; resolves with the actual ports. */
   async start(): Promise<RelayAddress> {
     if (this.http) throw new Error('RelayServer.start: expected a stopped relay, got one already started');
-    const wss = new WebSocketServer({
+    const wsOptions = {
       noServer: true,
       // spice-html5 asks for "binary"; Chromium fails the handshake unless it is echoed.
       handleProtocols: (protocols: Set<string>) => (protocols.has('binary') ? 'binary' : false),
       perMessageDeflate: false,
-    });
-    const http = createHttpServer((req, res) => this.onHttpRequest(req, res));
+    };
+    this.wss = new WebSocketServer({ ...wsOptions, maxPayload: PAGE_MAX_PAYLOAD });
+    this.wssClients = new WebSocketServer({ ...wsOptions, maxPayload: CLIENT_MAX_PAYLOAD });
+    // Slow headers must not hold a connection: every unauthenticated one counts against its address.
+    const http = createHttpServer({ headersTimeout: 10_000, requestTimeout: 15_000 }, (req, res) => this.onHttpRequest(req, res));
+    http.on('connection', (socket: Socket) => this.onHttpConnection(socket));
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
-    this.wss = wss;
     this.http = http;
 
     try {
@@ -150,10 +254,15 @@ export class RelayServer {
     );
     if (!isLoopbackHost(this.host)) {
       log.warn(
-        `listening on non-loopback address ${this.host}: anyone who can reach it can connect to hosted sessions ` +
-          '(SPICE tickets still apply); put TLS and access control in front of it',
+        `listening on non-loopback address ${this.host}: anyone who can reach it can try to connect ` +
+          '(SPICE tickets still apply); use TLS and a password',
       );
     }
+    if (this.key === null) log.warn('no relay key: any page that can reach this relay may host a session');
+    log.info(
+      `allowed browser origins: ${this.origins.size ? [...this.origins].join(', ') : 'none (only clients without an Origin, i.e. native tools)'}` +
+        (this.password ? '; tickets checked by the relay' : ''),
+    );
     return this.bound;
   }
 
@@ -162,83 +271,163 @@ export class RelayServer {
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     for (const stream of [...this.streams.values()]) stream.finish({ kind: 'stopping' });
-    for (const session of this.sessions.values()) session.host.terminate();
+    for (const session of this.sessions.values()) {
+      clearTimeout(session.graceTimer);
+      session.host?.terminate();
+    }
     this.sessions.clear();
-    if (this.wss) for (const ws of this.wss.clients) ws.terminate();
+    this.admission.clear();
+    for (const w of [this.wss, this.wssClients]) if (w) for (const ws of w.clients) ws.terminate();
     for (const s of this.tcpSockets) s.destroy();
     const http = this.http;
     const tcp = this.tcp;
     const wss = this.wss;
-    this.http = this.tcp = this.wss = null;
+    const wssClients = this.wssClients;
+    this.http = this.tcp = this.wss = this.wssClients = null;
     const wasRunning = this.bound !== null;
     this.bound = null;
     await Promise.all([
       http ? closeServer(http, () => http.closeAllConnections()) : undefined,
       tcp ? closeServer(tcp) : undefined,
       wss ? new Promise<void>((resolve) => wss.close(() => resolve())) : undefined,
+      wssClients ? new Promise<void>((resolve) => wssClients.close(() => resolve())) : undefined,
     ]);
     if (wasRunning) log.info('spice-relay stopped');
   }
 
   /** Counts of registered sessions and live client streams. */
   stats(): RelayStats {
-    return { sessions: this.sessions.size, streams: this.streams.size };
+    return {
+      sessions: this.sessions.size,
+      streams: this.streams.size,
+      admission: this.admission.stats(),
+      bufferedBytes: this.bufferedBytes,
+    };
   }
 
+  // ---- admission ----
+
+  /** Admits an unauthenticated connection, or logs why not and returns null. */
+  private admit(address: string, what: string, evict: (reason: string) => void): Pending | null {
+    const pending: Pending = { pass: null as unknown as AdmissionPass, onEvict: evict };
+    const r = this.admission.admit(address, (reason) => {
+      log.info(`${what} dropped: ${reason}`);
+      pending.onEvict(reason);
+    });
+    if (!r.ok) {
+      this.logRefusal(`${what} refused: ${r.reason}`);
+      return null;
+    }
+    (pending as { pass: AdmissionPass }).pass = r.pass;
+    return pending;
+  }
+
+  private refusalLog = { since: 0, lines: 0, suppressed: 0 };
+
+  /** Refusals come in floods during an attack: ten lines a second at most, then a count of the rest. */
+  private logRefusal(line: string): void {
+    const now = Date.now();
+    const r = this.refusalLog;
+    if (now - r.since >= 1000) {
+      if (r.suppressed) log.warn(`${r.suppressed} more refusals were not logged`);
+      this.refusalLog = { since: now, lines: 0, suppressed: 0 };
+    }
+    if (this.refusalLog.lines++ >= REFUSAL_LINES_PER_SECOND) {
+      this.refusalLog.suppressed++;
+      return;
+    }
+    log.warn(line);
+  }
+
+  private reserveBuffer = (delta: number): boolean => {
+    if (delta > 0 && this.bufferedBytes + delta > this.maxTotalBufferedBytes) return false;
+    this.bufferedBytes += delta;
+    return true;
+  };
+
   // ---- HTTP ----
+
+  private onHttpConnection(socket: Socket): void {
+    const what = `connection ${formatRemote(socket.remoteAddress, socket.remotePort)}`;
+    const pending = this.admit(socket.remoteAddress ?? 'unknown', what, () => socket.destroy());
+    if (!pending) {
+      socket.destroy();
+      return;
+    }
+    this.pendingSockets.set(socket, pending);
+    socket.on('close', () => pending.pass.release());
+  }
 
   private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     if ((req.method === 'GET' || req.method === 'HEAD') && path === '/') {
-      const { sessions, streams } = this.stats();
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(
-        `spice-relay: ${sessions} session(s), ${streams} stream(s)\n` +
-          `page: /host?session=NAME  spice-html5: /spice/NAME  attach: /stream\n`,
-      );
+      res.end('spice-relay\npage: /host?session=NAME  spice-html5: /spice/NAME  attach: /stream\n');
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end(`not found: expected GET / or a WebSocket upgrade, got ${req.method ?? '?'} ${path}\n`);
+    res.end(`not found: expected GET / or a WebSocket upgrade, got ${req.method ?? '?'} ${preview(path ?? '')}\n`);
+  }
+
+  /** Refuses an upgrade with an HTTP status; browsers see a failed connection, the log says why. */
+  private refuseUpgrade(socket: Duplex, status: string, who: string, reason: string): void {
+    this.logRefusal(`${who} refused: ${reason}`);
+    const body = `${reason}\n`;
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const wss = this.wss;
-    if (!wss) {
+    const wssClients = this.wssClients;
+    if (!wss || !wssClients) {
       socket.destroy();
       return;
     }
     socket.on('error', () => {
       /* a reset during the handshake is not worth a crash */
     });
+    const pending = this.pendingSockets.get(socket);
     const url = new URL(req.url ?? '/', 'http://relay.invalid');
-    const remote = formatRemote(req.socket.remoteAddress, req.socket.remotePort);
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const remote = formatRemote(address, req.socket.remotePort);
     const path = url.pathname;
+    const origin = req.headers.origin;
+    const who = `${path === '/host' ? 'host' : path === '/stream' ? 'stream socket' : 'ws client'} ${remote}${origin ? ` (origin ${preview(origin)})` : ''}`;
 
     let clientSession: string | null = null;
-    if (path !== '/host' && path !== '/stream') {
-      clientSession = DEFAULT_SESSION;
-      if (path.startsWith('/spice/')) {
-        const name = decodeURIComponent(path.slice('/spice/'.length));
-        if (!SESSION_NAME_RE.test(name)) {
-          log.info(`ws client ${remote} refused: expected a session name matching ${SESSION_NAME_RE}, got ${preview(name)}`);
-          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-          return;
-        }
-        clientSession = name;
+    if (path.startsWith('/spice/')) {
+      let name = '';
+      try {
+        name = decodeURIComponent(path.slice('/spice/'.length));
+      } catch {
+        /* refused below */
       }
+      if (!SESSION_NAME_RE.test(name)) {
+        this.refuseUpgrade(socket, '400 Bad Request', who, `expected a session name matching ${SESSION_NAME_RE} in /spice/NAME, got ${preview(name)}`);
+        return;
+      }
+      clientSession = name;
+    } else if (path !== '/host' && path !== '/stream') {
+      this.refuseUpgrade(socket, '404 Not Found', who, `unknown path ${preview(path)}: expected /spice/NAME (clients), /host or /stream (pages)`);
+      return;
+    }
+    // Browsers always send Origin; only the ones the operator allowed may talk to us.
+    if (origin !== undefined && !this.origins.has(normalizeOriginOrNull(origin) ?? '')) {
+      this.refuseUpgrade(socket, '403 Forbidden', who, `origin ${preview(origin)} is not allowed (relay option --allowed-origin)`);
+      return;
     }
 
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      if (path === '/host') this.acceptHost(ws, url, remote);
-      else if (path === '/stream') this.acceptStreamSocket(ws, url, remote);
-      else this.acceptClient(new WsClientConnection(ws, remote), clientSession ?? DEFAULT_SESSION);
+    const target = clientSession === null ? wss : wssClients;
+    target.handleUpgrade(req, socket, head, (ws) => {
+      if (path === '/host') this.acceptHost(ws, url, remote, pending);
+      else if (path === '/stream') this.acceptStreamSocket(ws, url, remote, pending);
+      else this.acceptClient(new WsClientConnection(ws, remote, address), clientSession ?? DEFAULT_SESSION, pending);
     });
   }
 
   // ---- host control sockets ----
 
-  private acceptHost(ws: WebSocket, url: URL, remote: string): void {
+  private acceptHost(ws: WebSocket, url: URL, remote: string, pending: Pending | undefined): void {
     ws.on('error', (err: Error) => log.debug(`host socket ${remote} error: ${err.message}`));
     const name = url.searchParams.get('session') ?? DEFAULT_SESSION;
     if (!SESSION_NAME_RE.test(name)) {
@@ -268,17 +457,29 @@ export class RelayServer {
           return;
         }
         const secret = parsed.msg.secret;
-        if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) {
+        if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH || secret.length > 256) {
           const got = typeof secret === 'string' ? `${secret.length} characters` : typeof secret;
-          refuseHost(ws, RelayCloseCode.BadRequest, `expected a secret of at least ${MIN_SECRET_LENGTH} characters, got ${got}`);
+          refuseHost(ws, RelayCloseCode.BadRequest, `expected a secret of ${MIN_SECRET_LENGTH} to 256 characters, got ${got}`);
+          return;
+        }
+        const key = parsed.msg.key;
+        if (this.key !== null && (typeof key !== 'string' || !secretsEqual(key, this.key))) {
+          log.warn(`host ${remote} refused for session=${name}: ${typeof key === 'string' ? 'wrong' : 'no'} relay key`);
+          refuseHost(ws, RelayCloseCode.BadRelayKey, `${typeof key === 'string' ? 'wrong' : 'missing'} relay key: this relay lets only pages holding its key host sessions`);
           return;
         }
         clearTimeout(timer);
         registered = this.register(ws, name, secret, remote);
+        if (registered) pending?.pass.authenticated();
         return;
       }
-      if (!parsed.ok) log.warn(`host session=${name} sent a bad control message: ${parsed.error}`);
-      else log.debug(`host session=${name} sent unknown message type ${preview(parsed.msg.type)}; ignored`);
+      if (!parsed.ok) {
+        log.warn(`host session=${name} sent a bad control message: ${parsed.error}`);
+        return;
+      }
+      const session = this.sessions.get(name);
+      if (session?.host !== ws) return; // replaced by a newer registration
+      this.onHostMessage(session, parsed.msg);
     });
 
     ws.on('pong', () => {
@@ -289,35 +490,47 @@ export class RelayServer {
     ws.on('close', (code: number) => {
       clearTimeout(timer);
       const s = this.sessions.get(name);
-      if (s && s.host === ws) this.unregister(s, `host socket closed (code ${code})`);
+      if (!s || s.host !== ws) return;
+      // 1000 is a page that stopped hosting on purpose; anything else (a reload's 1001, a
+      // dropped network's 1006) may come back, so the name waits for it.
+      if (code === 1000) this.unregister(s, 'its page stopped hosting');
+      else this.hostLeft(s, `host socket closed (code ${code})`);
     });
   }
 
-  /** Registers or replaces the host of a session; false if refused. */
+  /** Registers, resumes or replaces the host of a session; false if refused. */
   private register(ws: WebSocket, name: string, secret: string, remote: string): boolean {
     const existing = this.sessions.get(name);
     if (existing) {
-      const live = existing.host.readyState === existing.host.OPEN;
-      if (live && !secretsEqual(existing.secret, secret)) {
-        log.warn(`host ${remote} refused: session=${name} is held by another page (${existing.hostRemote})`);
-        refuseHost(ws, RelayCloseCode.SessionHeld, `session ${name} is held by another page`);
+      if (!secretsEqual(existing.secret, secret)) {
+        const why = existing.host ? `is held by another page (${existing.hostRemote})` : `is reserved for its page, which dropped less than ${this.graceMs} ms ago`;
+        log.warn(`host ${remote} refused: session=${name} ${why}`);
+        refuseHost(ws, RelayCloseCode.SessionHeld, `session ${name} ${existing.host ? 'is held by another page' : 'is reserved for the page that hosted it'}`);
         return false;
       }
-      if (live) {
-        // Same secret: the page reconnected before the relay noticed the old socket die.
-        // Streams stay (their page sockets are separate); offers now go to the new socket.
-        const old = existing.host;
-        existing.host = ws;
-        existing.hostRemote = remote;
-        existing.alive = true;
-        old.close(RelayCloseCode.Replaced, 'replaced by a newer registration of this session');
-        log.info(`host re-registered session=${name} from ${remote}; replaced the previous socket`);
-        this.sendHost(existing, this.registeredMessage(name));
-        return true;
-      }
-      this.unregister(existing, 'host socket no longer open');
+      // The same page again: it reconnected (maybe before we noticed the old socket die).
+      // Streams stay (their page sockets are separate); offers now go to the new socket.
+      const old = existing.host;
+      clearTimeout(existing.graceTimer);
+      existing.graceTimer = undefined;
+      existing.host = ws;
+      existing.hostRemote = remote;
+      existing.alive = true;
+      old?.close(RelayCloseCode.Replaced, 'replaced by a newer registration of this session');
+      log.info(`host ${old ? 're-registered' : 'came back to'} session=${name} from ${remote}`);
+      this.sendHost(existing, this.registeredMessage(name));
+      return true;
     }
-    const session: Session = { name, secret, host: ws, hostRemote: remote, alive: true, streams: new Map() };
+    const session: Session = {
+      name,
+      secret,
+      host: ws,
+      hostRemote: remote,
+      alive: true,
+      streams: new Map(),
+      graceTimer: undefined,
+      logBudget: { left: PAGE_LOG_LINES_PER_WINDOW, since: Date.now() },
+    };
     this.sessions.set(name, session);
     log.info(`host registered session=${name} from ${remote}`);
     this.sendHost(session, this.registeredMessage(name));
@@ -330,27 +543,100 @@ export class RelayServer {
       session: name,
       tcpPort: name === DEFAULT_SESSION ? (this.bound?.tcpPort ?? null) : null,
       clientPath: `/spice/${name}`,
+      ticketCheck: this.password ? 'relay' : 'page',
     };
+  }
+
+  /** The page's control socket is gone: keep the name for it during the grace period. */
+  private hostLeft(session: Session, why: string): void {
+    session.host = null;
+    clearTimeout(session.graceTimer);
+    session.graceTimer = setTimeout(() => this.unregister(session, `its page did not come back within ${this.graceMs} ms`), this.graceMs);
+    session.graceTimer.unref();
+    log.info(`host of session=${session.name} left: ${why}; the name stays reserved for that page for ${this.graceMs} ms`);
   }
 
   private unregister(session: Session, why: string): void {
     if (this.sessions.get(session.name) !== session) return;
+    clearTimeout(session.graceTimer);
     this.sessions.delete(session.name);
     const n = session.streams.size;
-    log.info(`host unregistered session=${session.name}: ${why}; closing ${n} stream(s)`);
+    log.info(`session=${session.name} ended: ${why}; closing ${n} stream(s)`);
     for (const stream of [...session.streams.values()]) stream.finish({ kind: 'hostGone' });
+  }
+
+  private onHostMessage(session: Session, msg: Record<string, unknown> & { type: string }): void {
+    switch (msg.type) {
+      case 'ticket':
+      case 'auth': {
+        const stream = typeof msg.stream === 'string' ? session.streams.get(msg.stream) : undefined;
+        if (!stream || stream.isClosed) return; // the client left meanwhile
+        if (msg.type === 'ticket') {
+          if (!this.password) {
+            log.warn(`host session=${session.name} asked the relay to check a ticket, but the relay holds no password`);
+            this.sendHost(session, { type: 'ticket-result', stream: stream.id, ok: false, reason: 'the relay holds no password' });
+            return;
+          }
+          const given = msg.password;
+          const ok = typeof given === 'string' && secretsEqual(given, this.password);
+          const reason = ok ? undefined : given === null ? 'ticket could not be decrypted' : 'wrong password';
+          this.authOutcome(stream, ok, reason);
+          this.sendHost(session, { type: 'ticket-result', stream: stream.id, ok, ...(reason ? { reason } : {}) });
+          return;
+        }
+        if (this.password) {
+          log.warn(`host session=${session.name} reported a ticket outcome, but the relay checks tickets itself; ignored`);
+          return;
+        }
+        const reason = typeof msg.reason === 'string' ? msg.reason.slice(0, 200) : undefined;
+        this.authOutcome(stream, msg.ok === true, msg.ok === true ? undefined : (reason ?? 'refused by the page'));
+        return;
+      }
+      case 'log': {
+        const level = msg.level === 'error' ? 'error' : 'warn';
+        const text = typeof msg.text === 'string' ? msg.text : preview(JSON.stringify(msg));
+        const b = session.logBudget;
+        const now = Date.now();
+        if (now - b.since > 10_000) {
+          if (b.left < 0) log.warn(`page session=${session.name}: ${-b.left} more lines were not forwarded`);
+          session.logBudget = { left: PAGE_LOG_LINES_PER_WINDOW, since: now };
+        }
+        if (session.logBudget.left-- <= 0) return;
+        log[level](`page session=${session.name}: ${printable(text)}`);
+        return;
+      }
+      default:
+        log.debug(`host session=${session.name} sent unknown message type ${preview(msg.type)}; ignored`);
+    }
+  }
+
+  /** Books a ticket check: authenticated streams stop counting as pending; failures slow their address. */
+  private authOutcome(stream: RelayedStream, ok: boolean, reason: string | undefined): void {
+    const addr = stream.client.address;
+    if (ok) {
+      stream.authenticated();
+      this.throttle.succeeded(addr);
+      log.debug(`stream ${stream.id} ${stream.client.transport} ${stream.client.remote} session=${stream.session}: ticket accepted`);
+      return;
+    }
+    const { failures, delayMs } = this.throttle.failed(addr);
+    log.warn(
+      `authentication failed for ${stream.client.transport} client ${stream.client.remote} session=${stream.session}: ${reason ?? 'refused'} ` +
+        `(${failures} failure(s) in a row from this address; its next connection waits ${delayMs} ms)`,
+    );
   }
 
   private sendHost(session: Session, msg: HostServerMessage): void {
     const ws = session.host;
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
   }
 
   private pingHosts(): void {
     for (const s of this.sessions.values()) {
+      if (!s.host) continue;
       if (!s.alive) {
-        log.warn(`host session=${s.name} missed a heartbeat; dropping it`);
-        s.host.terminate(); // 'close' follows and unregisters
+        log.warn(`host session=${s.name} missed a heartbeat; dropping its socket`);
+        s.host.terminate(); // 'close' follows and starts the grace period
         continue;
       }
       s.alive = false;
@@ -361,23 +647,37 @@ export class RelayServer {
   // ---- clients ----
 
   private onTcpConnection(socket: Socket): void {
+    const remote = formatRemote(socket.remoteAddress, socket.remotePort);
+    const pending = this.admit(socket.remoteAddress ?? 'unknown', `tcp client ${remote}`, () => socket.destroy());
+    if (!pending) {
+      socket.destroy();
+      return;
+    }
     this.tcpSockets.add(socket);
-    socket.on('close', () => this.tcpSockets.delete(socket));
-    this.acceptClient(new TcpClientConnection(socket), DEFAULT_SESSION);
+    socket.on('close', () => {
+      this.tcpSockets.delete(socket);
+      pending.pass.release();
+    });
+    this.acceptClient(new TcpClientConnection(socket), DEFAULT_SESSION, pending);
   }
 
-  private acceptClient(client: ClientConnection, sessionName: string): void {
+  private acceptClient(client: ClientConnection, sessionName: string, pending: Pending | undefined): void {
     const session = this.sessions.get(sessionName);
-    if (!session || session.host.readyState !== session.host.OPEN) {
-      log.info(`${client.transport} client ${client.remote} refused: no page hosts session=${sessionName}`);
-      client.abort(`no page hosts session ${sessionName}`, 1013);
+    if (!pending || !session?.host || session.host.readyState !== session.host.OPEN) {
+      const why = !pending ? 'not admitted' : session ? `the page hosting session ${sessionName} is reconnecting` : `no page hosts session ${sessionName}`;
+      log.info(`${client.transport} client ${client.remote} refused: ${why}`);
+      client.abort(why, 1013);
       return;
     }
     const id = String(++this.nextStreamId);
     const ctx: StreamContext = {
       maxBufferedBytes: this.maxBufferedBytes,
+      maxUnauthenticatedBytes: MAX_UNAUTHENTICATED_BYTES,
       attachTimeoutMs: this.attachTimeoutMs,
       log,
+      pass: pending.pass,
+      reserveBuffer: this.reserveBuffer,
+      ready: (stream) => this.offerWhenAllowed(stream, session),
       notifyHost: (msg) => {
         // The session may have a new host socket by now, or none.
         const s = this.sessions.get(sessionName);
@@ -389,15 +689,35 @@ export class RelayServer {
       },
     };
     const stream = new RelayedStream(id, sessionName, client, ctx);
+    pending.onEvict = (reason) => stream.evict(reason);
     this.streams.set(id, stream);
     session.streams.set(id, stream);
     stream.start();
-    this.sendHost(session, stream.offerMessage());
+  }
+
+  /** Offers a stream whose link request is complete, once its address's backoff allows. */
+  private offerWhenAllowed(stream: RelayedStream, session: Session): void {
+    const wait = this.throttle.reserve(stream.client.address);
+    const offer = (): void => {
+      if (stream.isClosed) return;
+      if (this.sessions.get(session.name) !== session || !session.host) {
+        stream.finish({ kind: 'abort', reason: `no page hosts session ${session.name} any more` });
+        return;
+      }
+      stream.offered();
+      this.sendHost(session, stream.offerMessage());
+    };
+    if (wait <= 0) {
+      offer();
+      return;
+    }
+    log.debug(`stream ${stream.id} ${stream.client.remote}: held ${wait} ms after failed tickets from its address`);
+    setTimeout(offer, wait).unref();
   }
 
   // ---- page stream sockets ----
 
-  private acceptStreamSocket(ws: WebSocket, url: URL, remote: string): void {
+  private acceptStreamSocket(ws: WebSocket, url: URL, remote: string, pending: Pending | undefined): void {
     ws.on('error', (err: Error) => log.debug(`stream socket ${remote} error: ${err.message}`));
     const session = url.searchParams.get('session') ?? DEFAULT_SESSION;
     const id = url.searchParams.get('stream') ?? '';
@@ -413,8 +733,15 @@ export class RelayServer {
       ws.close(RelayCloseCode.AlreadyAttached, closeReason(`stream ${id} is already attached; detach it first`));
       return;
     }
+    pending?.pass.authenticated();
     stream.attach(ws);
   }
+}
+
+/** Log-safe text: control characters shown as escapes, length bounded. */
+function printable(text: string): string {
+  const cut = text.length > MAX_FORWARDED_LOG_LENGTH ? text.slice(0, MAX_FORWARDED_LOG_LENGTH) + '…' : text;
+  return cut.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function refuseHost(ws: WebSocket, code: number, reason: string): void {

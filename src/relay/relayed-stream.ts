@@ -20,6 +20,8 @@ import {
   type ClientConnection,
 } from './client-connection.ts';
 import { closeReason, formatDuration } from './net-util.ts';
+import type { AdmissionPass } from './admission.ts';
+import { linkPreambleLength } from './link-preamble.ts';
 
 /** Why a stream ended; decides what happens to each side and what the log says. */
 export type StreamEnd =
@@ -32,25 +34,36 @@ export type StreamEnd =
 /** What a stream needs from the relay around it. */
 export interface StreamContext {
   readonly maxBufferedBytes: number;
+  /** Most bytes a client may send before it has authenticated (a link request is well under 5 KiB). */
+  readonly maxUnauthenticatedBytes: number;
   readonly attachTimeoutMs: number;
   readonly log: Logger;
+  /** Its place among unauthenticated connections; released when the stream ends. */
+  readonly pass: AdmissionPass;
+  /** The opening link request is complete: the relay may offer the stream to the page (after {@link RelayedStream.offered}). */
+  ready(stream: RelayedStream): void;
+  /** Accounts `delta` bytes held in relay buffers; false when the relay-wide cap would be passed. */
+  reserveBuffer(delta: number): boolean;
   /** Sends a control message to the session's host socket, if there is one. */
   notifyHost(msg: HostServerMessage): void;
   /** Removes the stream from the relay's bookkeeping; called exactly once. */
   finished(stream: RelayedStream): void;
 }
 
-type State = 'waiting' | 'attached' | 'detached' | 'closed';
+type State = 'admitting' | 'waiting' | 'attached' | 'detached' | 'closed';
 
 /**
- * Relay-side state of one client connection: `waiting` (buffering, no page
+ * Relay-side state of one client connection: `admitting` (reading the opening
+ * link request, not yet offered) → `waiting` (offered, buffering, no page
  * socket yet) → `attached` ⇄ `detached` (buffering again) → `closed`.
  */
 export class RelayedStream {
   /** 128-bit random hex token the page must present to attach. */
   readonly token = randomBytes(16).toString('hex');
   readonly startedAt = Date.now();
-  private state: State = 'waiting';
+  private state: State = 'admitting';
+  private authed = false;
+  private preambleDone = false;
   private page: WebSocket | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -67,7 +80,7 @@ export class RelayedStream {
     private readonly ctx: StreamContext,
   ) {}
 
-  /** Starts reading from the client (bytes are buffered) and the attach deadline. */
+  /** Starts reading the client's opening link request (buffered until the page attaches). */
   start(): void {
     this.client.start({
       data: (b) => this.fromClient(b),
@@ -75,8 +88,30 @@ export class RelayedStream {
       close: (detail) => this.finish({ kind: 'client', detail }),
       invalid: (reason) => this.finish({ kind: 'abort', reason: `client ${reason}` }),
     });
-    this.armAttachTimer();
     this.ctx.log.debug(`${this.label()} opened`);
+  }
+
+  /** The relay offered the stream to the page: reading goes on and the attach deadline runs. */
+  offered(): void {
+    if (this.state !== 'admitting') return;
+    this.state = 'waiting';
+    this.client.resume();
+    this.armAttachTimer();
+  }
+
+  /** The client's ticket was accepted: it no longer counts as unauthenticated. */
+  authenticated(): void {
+    this.authed = true;
+    this.ctx.pass.authenticated();
+  }
+
+  get isAuthenticated(): boolean {
+    return this.authed;
+  }
+
+  /** Ends the stream because the relay must let it go (limits, deadlines). */
+  evict(reason: string): void {
+    this.finish({ kind: 'abort', reason });
   }
 
   /** The `open` message offered to the host. */
@@ -123,6 +158,7 @@ export class RelayedStream {
     const n = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
+    this.ctx.reserveBuffer(-n);
     for (const b of buffered) this.sendToPage(sock, b);
     this.ctx.log.debug(`${this.label()} page ${again ? 're-attached' : 'attached'}, flushed ${n} B`);
   }
@@ -132,9 +168,11 @@ export class RelayedStream {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.attachTimer);
+    this.ctx.pass.release();
     const page = this.page;
     this.page = null;
     this.pending = [];
+    this.ctx.reserveBuffer(-this.pendingBytes);
     this.pendingBytes = 0;
 
     switch (how.kind) {
@@ -183,8 +221,16 @@ export class RelayedStream {
   private fromClient(b: Buffer): void {
     if (this.state === 'closed') return;
     this.bytesIn += b.length;
+    if (!this.authed && this.bytesIn > this.ctx.maxUnauthenticatedBytes) {
+      this.finish({ kind: 'abort', reason: `sent more than ${this.ctx.maxUnauthenticatedBytes} B before authenticating` });
+      return;
+    }
     if (this.state === 'attached' && this.page) {
       this.sendToPage(this.page, b);
+      return;
+    }
+    if (!this.ctx.reserveBuffer(b.length)) {
+      this.finish({ kind: 'abort', reason: 'the relay-wide buffer limit is reached' });
       return;
     }
     this.pending.push(b);
@@ -194,6 +240,16 @@ export class RelayedStream {
         kind: 'abort',
         reason: `buffer overflow: more than ${this.ctx.maxBufferedBytes} B from the client while no page was attached`,
       });
+      return;
+    }
+    if (this.state === 'admitting' && !this.preambleDone) {
+      const need = linkPreambleLength(this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending));
+      if (need !== null && this.pendingBytes >= need) {
+        // Hold further bytes in the kernel until the page takes the stream.
+        this.preambleDone = true;
+        this.client.pause();
+        this.ctx.ready(this);
+      }
     }
   }
 

@@ -31,7 +31,23 @@ export const RelayCloseCode = {
   Timeout: 4008,
   /** Another page socket is already attached to that stream. */
   AlreadyAttached: 4009,
+  /** The register message lacked the relay key, or carried a wrong one. */
+  BadRelayKey: 4010,
 } as const;
+
+/**
+ * Close codes of a host socket after which registering again would not help:
+ * a bad request or key stays bad, and a socket replaced by a newer
+ * registration of the same page must not fight it for the session.
+ */
+export const FATAL_HOST_CLOSE_CODES: ReadonlySet<number> = new Set([
+  RelayCloseCode.BadRequest,
+  RelayCloseCode.BadRelayKey,
+  RelayCloseCode.Replaced,
+]);
+
+/** Who compares a client's ticket with the password: the relay (it holds the password) or the page. */
+export type TicketCheck = 'relay' | 'page';
 
 /** Which kind of SPICE client is behind a stream. */
 export type ClientTransport = 'tcp' | 'ws';
@@ -53,18 +69,42 @@ export interface StreamOffer {
   session: string;
 }
 
-/** page → relay on `/host`. */
+/** page → relay on `/host`: the first message. */
 export interface RegisterMessage {
   type: 'register';
+  /** Proves this page owns the session across reconnects (never shared with clients). */
   secret: string;
+  /** The relay key the operator gave pages that may host. */
+  key?: string;
 }
+
+/** Longest log line a page may forward to the relay (longer ones are cut). */
+export const MAX_FORWARDED_LOG_LENGTH = 500;
+
+/** page → relay on `/host` after registering. */
+export type HostClientMessage =
+  | RegisterMessage
+  /** The relay holds the password: is this decrypted ticket (null: undecryptable) right? */
+  | { type: 'ticket'; stream: string; password: string | null }
+  /** The page checked the ticket itself: the outcome, so the relay can log and throttle. */
+  | { type: 'auth'; stream: string; ok: boolean; reason?: string }
+  /** A warning or error of the page, for the relay operator's log. */
+  | { type: 'log'; level: 'warn' | 'error'; text: string };
 
 /** relay → page on `/host`. */
 export type HostServerMessage =
-  | { type: 'registered'; session: string; tcpPort: number | null; clientPath: string }
+  | {
+      type: 'registered';
+      session: string;
+      tcpPort: number | null;
+      clientPath: string;
+      /** 'relay': send decrypted tickets to the relay; 'page': check them here. */
+      ticketCheck: TicketCheck;
+    }
   | { type: 'error'; reason: string }
   | { type: 'open'; stream: string; token: string; transport: ClientTransport; remote: string }
-  | { type: 'closed'; stream: string; reason?: string };
+  | { type: 'closed'; stream: string; reason?: string }
+  | { type: 'ticket-result'; stream: string; ok: boolean; reason?: string };
 
 /** page → relay on `/stream` (text frames; binary frames are client bytes). */
 export type StreamClientMessage = { type: 'detach' };

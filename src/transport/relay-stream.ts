@@ -39,6 +39,19 @@ export class RelayError extends Error {
   }
 }
 
+/**
+ * Opens a WebSocket to the relay with the injected or the global constructor;
+ * throws a {@link RelayError} saying which URL could not be opened.
+ */
+export function openRelaySocket(url: string, WebSocketImpl?: WebSocketConstructor): WebSocketLike {
+  const Impl = resolveWebSocket(WebSocketImpl);
+  try {
+    return new Impl(url);
+  } catch (err) {
+    throw new RelayError(`could not open ${url}: ${(err as Error).message}`);
+  }
+}
+
 type State = 'attached' | 'detaching' | 'detached' | 'closed';
 
 /**
@@ -66,14 +79,13 @@ export class RelayStream {
    * 4004 for an unknown stream or wrong token).
    */
   static attach(offer: StreamOffer, WebSocketImpl?: WebSocketConstructor): Promise<RelayStream> {
-    const Impl = resolveWebSocket(WebSocketImpl);
     const url = streamAttachUrl(offer);
     return new Promise<RelayStream>((resolve, reject) => {
       let ws: WebSocketLike;
       try {
-        ws = new Impl(url);
+        ws = openRelaySocket(url, WebSocketImpl);
       } catch (err) {
-        reject(new RelayError(`could not open ${url}: ${(err as Error).message}`));
+        reject(err);
         return;
       }
       ws.binaryType = 'arraybuffer';
