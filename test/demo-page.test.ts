@@ -73,9 +73,9 @@ describe('LiveStatsTracker', () => {
 });
 
 describe('clientAddresses', () => {
-  it('gives the native URL, the WebSocket URL and the web client link with the password', () => {
+  it('gives the native URL, the WebSocket URL and the web client link, which never carries a password', () => {
     const a = clientAddresses(
-      { relayUrl: 'ws://127.0.0.1:8765/', session: 'default', password: 'se cret', tcpPort: 5900, clientPath: '/spice/default' },
+      { relayUrl: 'ws://127.0.0.1:8765/', session: 'default', passwordRequired: true, tcpPort: 5900, clientPath: '/spice/default' },
       'http://127.0.0.1:5173/?guest=linux',
     );
     expect(a.native).toBe('spice://127.0.0.1:5900');
@@ -83,12 +83,12 @@ describe('clientAddresses', () => {
     const link = new URL(a.webClient);
     expect(link.origin + link.pathname).toBe('http://127.0.0.1:5173/client.html');
     expect(link.searchParams.get('url')).toBe('ws://127.0.0.1:8765/spice/default');
-    expect(link.searchParams.get('password')).toBe('se cret');
+    expect(link.searchParams.has('password')).toBe(false);
   });
 
-  it('has no native URL without a TCP port, and no password in the link without one', () => {
+  it('has no native URL without a TCP port', () => {
     const a = clientAddresses(
-      { relayUrl: 'ws://10.0.0.2:9000', session: 'other', password: null, tcpPort: null, clientPath: '/spice/other' },
+      { relayUrl: 'ws://10.0.0.2:9000', session: 'other', passwordRequired: false, tcpPort: null, clientPath: '/spice/other' },
       'http://10.0.0.2:5173/',
     );
     expect(a.native).toBeNull();

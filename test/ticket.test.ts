@@ -1,6 +1,6 @@
 import { constants, publicEncrypt, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checkTicket, decryptTicket, generateTicketKey } from '../src/server/ticket.ts';
+import { checkTicket, decryptTicket, generateTicketKey, passwordsEqual } from '../src/server/ticket.ts';
 
 /** Encrypts `password\0` the way spice-gtk does (OpenSSL RSA-OAEP, SHA-1, MGF1-SHA-1). */
 function clientTicket(spki: Uint8Array, password: string): Uint8Array {
@@ -42,13 +42,25 @@ describe('ticket', () => {
     expect(await decryptTicket(key, shifted)).toBe('pw');
   });
 
-  it('password rules: none set lets anyone in; set means it must match', async () => {
+  it('password rules: none set lets in any ticket that decrypts; set means it must match', async () => {
     const key = await generateTicketKey();
     expect(await checkTicket(key, clientTicket(key.spki, 'anything'), null)).toEqual({ ok: true });
-    expect(await checkTicket(key, new Uint8Array(128), null)).toEqual({ ok: true });
+    // spice-server refuses a ticket it cannot decrypt even without a password; so do we.
+    expect(await checkTicket(key, new Uint8Array(128), null)).toEqual({
+      ok: false,
+      reason: 'ticket could not be decrypted with the link key',
+    });
     expect(await checkTicket(key, clientTicket(key.spki, 'right'), 'right')).toEqual({ ok: true });
     expect(await checkTicket(key, clientTicket(key.spki, 'wrong'), 'right')).toEqual({ ok: false, reason: 'wrong password' });
     const garbage = await checkTicket(key, new Uint8Array(128).fill(7), 'right');
     expect(garbage.ok).toBe(false);
+  });
+
+  it('compares passwords in constant time by their digests: equal, unequal, prefixes and lengths', async () => {
+    expect(await passwordsEqual('correct horse', 'correct horse')).toBe(true);
+    expect(await passwordsEqual('correct horse', 'correct hors')).toBe(false);
+    expect(await passwordsEqual('correct horse', 'correct horsE')).toBe(false);
+    expect(await passwordsEqual('', '')).toBe(true);
+    expect(await passwordsEqual('é', 'e\u0301')).toBe(false); // bytes, not looks
   });
 });

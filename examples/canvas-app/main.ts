@@ -86,13 +86,29 @@ function source(): SpiceWebServerOptions['source'] {
   return { kind: 'v86', vm: { bios: { url: url('bios.bin') }, vgaBios: { url: url('vgabios-stdvga.bin') }, memoryMB: 32 } };
 }
 
+/**
+ * The key the relay's operator gives pages that may host (`npx spice-relay`
+ * says which file holds it). A launcher that drives this browser hands it to
+ * the library itself; a person types it once per tab. Never put it in a URL.
+ */
+function relayKey(): string | undefined {
+  if ((window as { spiceLauncherCredentials?: unknown }).spiceLauncherCredentials) return undefined;
+  const kept = sessionStorage.getItem('spice-relay-key');
+  if (kept) return kept;
+  const typed = prompt('Relay key (in the file that spice-relay named when it started):')?.trim();
+  if (typed) sessionStorage.setItem('spice-relay-key', typed);
+  return typed || undefined;
+}
+
 async function main(): Promise<void> {
   drawBackground();
   enablePainting();
+  const key = relayKey();
 
   // The element: give it the relay before it is defined, since it starts as soon as it is (autostart).
-  const element = document.getElementById('pattern')!;
+  const element = document.getElementById('pattern') as HTMLElement & { relayKey: string | null };
   element.setAttribute('relay', relayUrl);
+  if (key) element.relayKey = key;
   element.addEventListener('ready', (e) => {
     document.getElementById('pattern-url')!.textContent = (e as CustomEvent<SpiceReadyDetail>).detail.webSocketUrl;
   });
@@ -100,7 +116,7 @@ async function main(): Promise<void> {
 
   // The API: one call serves the canvas (or the VM) on session "default",
   // which the relay also offers on its TCP port for remote-viewer and spicy.
-  const server = await SpiceWebServer.start({ relayUrl, source: source() });
+  const server = await SpiceWebServer.start({ relayUrl, source: source(), ...(key ? { relayKey: key } : {}) });
   window.example!.server = server;
   statusEl.textContent = `serving ${params.get('vm') === 'bios' ? 'a v86 VM' : 'the canvas'} on ${relayUrl}, session "${server.session}"`;
 }

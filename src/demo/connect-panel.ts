@@ -5,7 +5,8 @@ export interface ConnectInfo {
   /** The relay's WebSocket base URL, e.g. ws://127.0.0.1:8765. */
   relayUrl: string;
   session: string;
-  password: string | null;
+  /** Clients must give a password (the page does not know it: the relay checks tickets). */
+  passwordRequired: boolean;
   /** The relay's TCP port for native clients (only the "default" session has one). */
   tcpPort: number | null;
   /** Path of the session's WebSocket endpoint on the relay, e.g. /spice/default. */
@@ -15,7 +16,7 @@ export interface ConnectInfo {
 export interface ClientAddresses {
   native: string | null;
   webSocket: string;
-  /** client.html on this site, pointed at the session (and its password). */
+  /** client.html on this site, pointed at the session (never carrying a password). */
   webClient: string;
 }
 
@@ -25,7 +26,6 @@ export function clientAddresses(info: ConnectInfo, pageUrl: string): ClientAddre
   const webSocket = `${info.relayUrl.replace(/\/+$/, '')}${info.clientPath}`;
   const client = new URL('/client.html', pageUrl);
   client.searchParams.set('url', webSocket);
-  if (info.password) client.searchParams.set('password', info.password);
   return {
     native: info.tcpPort ? `spice://${relay.hostname}:${info.tcpPort}` : null,
     webSocket,
@@ -49,8 +49,8 @@ export function showConnectPanel(info: ConnectInfo): ClientAddresses {
   $('ws-url').textContent = a.webSocket;
   $<HTMLAnchorElement>('web-client').href = a.webClient;
   $('web-client').removeAttribute('aria-disabled');
-  $('password-state').textContent = info.password
-    ? 'required — remote-viewer asks for it; the web client link carries it'
+  $('password-state').textContent = info.passwordRequired
+    ? 'required — remote-viewer and the web client ask for it'
     : 'none: anyone who can reach the relay may connect';
   for (const button of document.querySelectorAll<HTMLButtonElement>('button.copy[data-copy]')) {
     button.addEventListener('click', () => void copyFrom($(button.dataset.copy!), button));

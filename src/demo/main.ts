@@ -1,5 +1,6 @@
 /** The demo page: hosts the default session on load and says how to connect. */
 import { SessionHost, type SourceSpec } from '../host/session-host.ts';
+import { tabSessionSecret } from '../host/launcher-credentials.ts';
 import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } from '../worker/image-encoder.ts';
 import { STREAMING_MODES, type StreamingMode } from '../worker/video-stream.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
@@ -17,7 +18,6 @@ const log = createLogger('demo');
 const params = new URLSearchParams(location.search);
 const relayUrl = params.get('relay') ?? `ws://${location.hostname || '127.0.0.1'}:8765`;
 const session = params.get('session') ?? 'default';
-const password = params.get('password') ?? (import.meta.env.VITE_SPICE_PASSWORD as string | undefined) ?? null;
 setLogLevel((params.get('log') as LogLevel | null) ?? 'info');
 
 const logLines: string[] = [];
@@ -83,7 +83,7 @@ function downloadProgress(p: LoadProgress): void {
 /** Reloads the page serving another source; connection settings are kept. */
 function serve(query: string): void {
   const next = new URLSearchParams(query);
-  for (const k of ['relay', 'session', 'password', 'log', 'compression', 'streaming', 'jpeg']) {
+  for (const k of ['relay', 'session', 'log', 'compression', 'streaming', 'jpeg']) {
     const v = params.get(k);
     if (v !== null) next.set(k, v);
   }
@@ -99,10 +99,12 @@ function choice<T extends string>(name: string, allowed: readonly T[], env: stri
 
 async function start(spec: SourceSpec): Promise<SessionHost> {
   const env = import.meta.env as Record<string, string | undefined>;
+  // The launcher (npm start, npm run host) keeps the password at the relay; the page
+  // gets only the relay key, from the launcher (SessionHost asks it).
   return SessionHost.start({
     relayUrl,
     session,
-    password,
+    sessionSecret: tabSessionSecret(relayUrl, session),
     source: spec,
     imageCompression: choice<ImageCompression>('compression', IMAGE_COMPRESSIONS, env.VITE_SPICE_IMAGE_COMPRESSION, 'auto'),
     streaming: choice<StreamingMode>('streaming', STREAMING_MODES, env.VITE_SPICE_STREAMING, 'filter'),
@@ -142,8 +144,19 @@ async function main(): Promise<void> {
     const host = await start(spec);
     window.spiceHost = host;
     progress(null);
-    showConnectPanel({ relayUrl, session, password, tcpPort: host.relay.tcpPort, clientPath: host.relay.clientPath });
+    showConnectPanel({
+      relayUrl,
+      session,
+      passwordRequired: host.relay.ticketCheck === 'relay',
+      tcpPort: host.relay.tcpPort,
+      clientPath: host.relay.clientPath,
+    });
     state(`serving session "${session}"`, 'ok');
+    host.onRelayStatus((s) => {
+      if (s.state === 'registered') state(`serving session "${session}"`, 'ok');
+      else if (s.state === 'reconnecting') state(`relay connection lost; registering again in ${Math.ceil(s.retryInMs / 1000)} s`, 'busy');
+      else state(`not serving: ${s.reason}`, 'error');
+    });
     new LivePanel(host, { preview: !host.workload }).start();
     await setUpVmControls(host, source);
   } catch (e) {

@@ -14,6 +14,7 @@
  * why and fires `error`.
  */
 import type { SpiceSource } from '../api/spice-source.ts';
+import { tabSessionSecret } from '../host/launcher-credentials.ts';
 import { SessionHost, type SourceSpec } from '../host/session-host.ts';
 import { Region } from '../qxl/qxl-layout.ts';
 import { CanvasSource } from '../sources/canvas-source.ts';
@@ -89,6 +90,21 @@ export class SpiceServerElement extends HTMLElement {
   private readonly previewEl: HTMLCanvasElement;
   /** The latest statistics (null before the first tick). */
   stats: SpiceStatsDetail | null = null;
+  private key: string | null = null;
+
+  /**
+   * The relay key its operator gave this page (a property, not an attribute,
+   * so it never shows in the markup; it may be set before the element is
+   * defined). When null, the element asks the launcher that opened the page
+   * (`npm start`, `npm run host`), if any.
+   */
+  get relayKey(): string | null {
+    return this.key;
+  }
+
+  set relayKey(key: string | null) {
+    this.key = key;
+  }
 
   constructor() {
     super();
@@ -102,6 +118,12 @@ export class SpiceServerElement extends HTMLElement {
     this.previewEl.part.add('preview');
     this.previewEl.hidden = true;
     root.append(style, this.statusEl, this.previewEl);
+    // A value set on the element before it was upgraded sits in an own property: move it behind the accessor.
+    if (Object.hasOwn(this, 'relayKey')) {
+      const key = (this as { relayKey: string | null }).relayKey;
+      delete (this as { relayKey?: string | null }).relayKey;
+      this.relayKey = key;
+    }
   }
 
   /** Relay WebSocket URL (attribute `relay`); default ws://<page host>:8765. */
@@ -153,6 +175,8 @@ export class SpiceServerElement extends HTMLElement {
       const host = await SessionHost.start({
         relayUrl: this.relay,
         session: this.session,
+        ...(this.relayKey !== null ? { relayKey: this.relayKey } : {}),
+        sessionSecret: tabSessionSecret(this.relay, this.session),
         password: this.getAttribute('password') || null,
         source,
         viewOnly: this.hasAttribute('view-only'),

@@ -13,9 +13,11 @@ import { TestPatternInput, TestPatternSource } from '../sources/test-pattern.ts'
 import { WorkloadSource, type Workload } from '../sources/workload.ts';
 import type { V86StartOptions, V86WorkerStats } from '../sources/v86/v86-api.ts';
 import { V86Source } from '../sources/v86/v86-source.ts';
-import { RelayHost } from '../transport/relay-host.ts';
+import { RelayHost, type RelayHostStatus } from '../transport/relay-host.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
-import { createLogger } from '../util/logger.ts';
+import { addLogListener, createLogger } from '../util/logger.ts';
+import { checkPassword } from '../server/ticket.ts';
+import { launcherCredentials } from './launcher-credentials.ts';
 import type { SpiceSource } from '../api/spice-source.ts';
 import { SessionDisplay } from '../api/spice-display.ts';
 import type { ImageCompression } from '../worker/image-encoder.ts';
@@ -35,8 +37,24 @@ export interface SessionHostOptions {
   relayUrl: string;
   /** Session name on the relay ("default" gets the relay's TCP port). */
   session?: string;
-  /** Password clients must give; null or '' lets every client in. */
+  /**
+   * Password clients must give, checked on this page; null or '' lets every
+   * client in — unless the relay holds the password itself (its operator set
+   * one), in which case the relay decides and this is ignored.
+   */
   password?: string | null;
+  /**
+   * The key the relay's operator gave pages that may host (see the relay's
+   * `--relay-key-file`). Absent: asked of the launcher that opened this page,
+   * if any (`npm start`, `npm run host`; see launcher-credentials.ts). null: none.
+   */
+  relayKey?: string | null;
+  /**
+   * Proves to the relay that this page owns the session when it registers
+   * again (after a drop or a reload). Keep it across reloads (e.g. in
+   * sessionStorage) to get the session name back; random if absent.
+   */
+  sessionSecret?: string;
   /** Default: the test pattern at 1024x768. A {@link SpiceSource} object plugs in your own emulator or canvas. */
   source?: SourceSpec | SpiceSource;
   /** Clients watch only: their keys and mouse are dropped (default false). */
@@ -71,6 +89,10 @@ function isSpiceSource(s: SourceSpec | SpiceSource): s is SpiceSource {
   return typeof (s as SpiceSource).attach === 'function';
 }
 
+function toVerdict(v: { ok: boolean; reason?: string }): { ok: true } | { ok: false; reason: string } {
+  return v.ok ? { ok: true } : { ok: false, reason: v.reason ?? 'refused by the relay' };
+}
+
 export class SessionHost {
   /** Set when serving the test pattern. */
   pattern: TestPatternSource | null = null;
@@ -90,6 +112,12 @@ export class SessionHost {
   ) {}
 
   relay!: RelayHost;
+  private stopLogForwarding: (() => void) | null = null;
+
+  /** `cb(status)` when the relay registration drops, comes back, or ends. */
+  onRelayStatus(cb: (status: RelayHostStatus) => void): void {
+    this.relay.onStatus(cb);
+  }
 
   static async start(opts: SessionHostOptions): Promise<SessionHost> {
     assertCrossOriginIsolated();
@@ -148,14 +176,34 @@ export class SessionHost {
     }
     // View-only: every event is still recorded (and visible in stats), none reaches the source.
     if (opts.viewOnly) inputs.next = null;
-    const relay = await RelayHost.connect({ relayUrl: opts.relayUrl, session: opts.session ?? 'default' });
+    const relay = await RelayHost.connect({
+      relayUrl: opts.relayUrl,
+      session: opts.session ?? 'default',
+      relayKey: opts.relayKey === undefined ? ((await launcherCredentials())?.relayKey ?? null) : opts.relayKey,
+      ...(opts.sessionSecret ? { secret: opts.sessionSecret } : {}),
+    });
+    const localPassword = opts.password ?? null;
+    if (relay.ticketCheck === 'relay' && localPassword) {
+      log.warn('the relay checks tickets against its own password; the password given to this page is not used');
+    }
+    // The relay either holds the password (it decides) or hears the outcome (it logs and throttles).
+    server.setTicketChecker(async (offer, given) => {
+      if (relay.ticketCheck === 'relay') return toVerdict(await relay.verifyTicket(offer.stream, given));
+      const verdict = await checkPassword(given, localPassword);
+      relay.reportAuth(offer.stream, verdict.ok, verdict.ok ? undefined : verdict.reason);
+      return verdict;
+    });
+    // Warnings and errors reach the relay operator's log (never secrets: nothing here logs them).
+    host.stopLogForwarding = addLogListener((level, scope, message) => {
+      if ((level === 'warn' || level === 'error') && scope !== 'relay-host') relay.forwardLog(level, `[${scope}] ${message}`);
+    });
     relay.onStream((offer) => {
       RelayStream.attach(offer).then(
         (stream) => server.accept(stream),
         (e: unknown) => log.warn(`could not attach stream ${offer.stream}: ${(e as Error).message}`),
       );
     });
-    relay.onClose(() => log.warn('relay connection closed: clients can no longer connect'));
+    relay.onClose((reason) => log.error(`relay registration ended (${reason}): clients can no longer connect`));
     host.relay = relay;
     log.info(`session "${relay.session}" hosted on ${opts.relayUrl} (${custom ? 'library source' : spec.kind})`);
     return host;
@@ -189,6 +237,7 @@ export class SessionHost {
     this.pattern?.stop();
     this.workload?.stop();
     await this.custom?.detach?.();
+    this.stopLogForwarding?.();
     this.relay?.close();
     await this.server.stop();
     await this.vm?.stop();

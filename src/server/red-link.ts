@@ -20,7 +20,7 @@ import {
 } from '../protocol/link.ts';
 import { ProtocolError } from '../protocol/wire.ts';
 import type { StreamReader } from './stream-reader.ts';
-import { checkTicket, type TicketKey } from './ticket.ts';
+import { decryptTicket, type TicketKey, type TicketVerdict } from './ticket.ts';
 
 /** The common caps this server advertises: AUTH_SELECTION | AUTH_SPICE | MINI_HEADER = 0x0B. */
 export const SERVER_COMMON_CAPS = capsFromBits([
@@ -31,7 +31,8 @@ export const SERVER_COMMON_CAPS = capsFromBits([
 
 export interface LinkPolicy {
   readonly key: TicketKey;
-  readonly password: string | null;
+  /** Decides on the decrypted ticket (null: it did not decrypt). */
+  checkTicket(password: string | null): Promise<TicketVerdict>;
   /** LinkError.OK, or why this channel cannot be linked (checked before the reply). */
   checkChannel(mess: LinkMess): LinkError;
   /** LinkError.OK, or why the session cannot take it (checked after the ticket). */
@@ -57,7 +58,8 @@ export class LinkFailure extends Error {
   }
 }
 
-const LINK_TIMEOUT_MS = 30_000;
+/** The relay gives clients 10 s to authenticate; a page behind no relay still bounds the link. */
+const LINK_TIMEOUT_MS = 15_000;
 
 /** Runs the link stage; resolves when the client got link result OK. */
 export async function runLinkStage(reader: StreamReader, policy: LinkPolicy): Promise<LinkResult> {
@@ -113,7 +115,7 @@ async function link(reader: StreamReader, policy: LinkPolicy): Promise<LinkResul
     }
   }
   const ticket = await reader.read(LINK_TICKET_SIZE);
-  const auth = await checkTicket(policy.key, ticket, policy.password);
+  const auth = await policy.checkTicket(await decryptTicket(policy.key, ticket));
   if (!auth.ok) {
     send(encodeLinkResult(LinkError.PERMISSION_DENIED));
     throw new LinkFailure(LinkError.PERMISSION_DENIED, `permission denied: ${auth.reason}`);

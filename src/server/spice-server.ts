@@ -19,7 +19,7 @@ import { RedClient } from './red-client.ts';
 import { LinkFailure, runLinkStage, type LinkPolicy } from './red-link.ts';
 import type { RedChannelClientOptions } from './red-channel-client.ts';
 import { StreamReader } from './stream-reader.ts';
-import { generateTicketKey, type TicketKey } from './ticket.ts';
+import { checkPassword, generateTicketKey, type TicketKey, type TicketVerdict } from './ticket.ts';
 
 const log = createLogger('spice-server');
 
@@ -36,9 +36,14 @@ export interface WorkerChannels {
   disconnect(sessionId: number): Promise<void>;
 }
 
+/** Decides on a client's decrypted ticket (null: it did not decrypt) for the connection `offer`. */
+export type TicketChecker = (offer: StreamOffer, password: string | null) => Promise<TicketVerdict>;
+
 export interface SpiceServerOptions {
-  /** null or '' = no password: every ticket passes. */
+  /** null or '' = no password: every ticket that decrypts passes. Ignored when `ticketChecker` is given. */
   password?: string | null;
+  /** Who decides on tickets instead of the local password (e.g. the relay, which holds the password). */
+  ticketChecker?: TicketChecker;
   worker: WorkerChannels;
   inputSink: InputSink & Partial<KeyModifierSource>;
   /** Whether the source takes absolute pointer positions (client mouse mode). */
@@ -62,6 +67,7 @@ const DISPLAY_CAPS = capsFromBits([6]);
 export class SpiceServer implements MainDispatcherApi {
   private readonly clients = new Map<number, RedClient>();
   private password: string | null;
+  private ticketChecker: TicketChecker | null;
   private mode: number;
   private absoluteMouse: boolean;
   private linking = 0;
@@ -75,6 +81,7 @@ export class SpiceServer implements MainDispatcherApi {
     private readonly opts: SpiceServerOptions,
   ) {
     this.password = opts.password ?? null;
+    this.ticketChecker = opts.ticketChecker ?? null;
     this.absoluteMouse = opts.absoluteMouse ?? false;
     this.mode = this.absoluteMouse ? MouseMode.CLIENT : MouseMode.SERVER;
   }
@@ -165,10 +172,15 @@ export class SpiceServer implements MainDispatcherApi {
       for (const ch of c.channels) if (ch instanceof InputsChannelClient) ch.sendKeyModifiers(modifiers);
   }
 
-  private policy(): LinkPolicy {
+  /** Sets who decides on tickets (null: the local password rule). */
+  setTicketChecker(checker: TicketChecker | null): void {
+    this.ticketChecker = checker;
+  }
+
+  private policy(offer: StreamOffer): LinkPolicy {
     return {
       key: this.key,
-      password: this.password,
+      checkTicket: (given) => (this.ticketChecker ? this.ticketChecker(offer, given) : checkPassword(given, this.password)),
       checkChannel: (m) =>
         m.channelType === ChannelType.MAIN
           ? m.channelId === 0
@@ -191,7 +203,7 @@ export class SpiceServer implements MainDispatcherApi {
     const reader = new StreamReader(stream);
     const who = `${stream.offer.transport} ${stream.offer.remote} (stream ${stream.offer.stream})`;
     this.linking++;
-    runLinkStage(reader, this.policy())
+    runLinkStage(reader, this.policy(stream.offer))
       .then(
         (result) => this.attach(stream, reader, result.mess, result.miniHeader, who),
         (e: unknown) => {
