@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { join, normalize, sep } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
+import { refuseCrossOrigin } from './scripts/page-server.ts';
 
 /** Cross-origin isolation: SharedArrayBuffer needs both headers on every page we serve. */
 export const isolationHeaders = {
@@ -44,9 +45,10 @@ function cacheFiles(): Plugin {
 }
 
 export default defineConfig({
-  server: { host: '127.0.0.1', port: 5173, strictPort: false, headers: isolationHeaders },
-  preview: { host: '127.0.0.1', port: 4173, headers: isolationHeaders },
-  plugins: [cacheFiles()],
+  // No CORS: another origin's page must not read our modules (nor anything else we serve).
+  server: { host: '127.0.0.1', port: 5173, strictPort: false, headers: isolationHeaders, cors: false },
+  preview: { host: '127.0.0.1', port: 4173, headers: isolationHeaders, cors: false },
+  plugins: [refuseCrossOrigin(), cacheFiles()],
   worker: { format: 'es' },
   build: { target: 'es2022' },
   optimizeDeps: { exclude: ['@spice-project/spice-html5', 'v86'] },

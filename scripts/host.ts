@@ -35,7 +35,13 @@ try {
     });
     const page = await browser.newPage();
     const url = new URL(s.pageUrl);
-    if (o.password) url.searchParams.set('password', o.password);
+    // The relay key goes to our page through the DevTools connection: not in a URL, a file or argv.
+    await page.exposeBinding('spiceLauncherCredentials', ({ frame }) =>
+      frame === page.mainFrame() && new URL(frame.url()).origin === url.origin ? { relayKey: s.relayKey } : null,
+    );
+    // The page's warnings and errors reach this output through the relay (its control socket);
+    // uncaught exceptions never reach the page's logger, so they come this way.
+    page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
     await page.goto(url.toString());
     await page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, {
       timeout: 60_000,

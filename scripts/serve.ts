@@ -6,6 +6,9 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { RelayServer } from '../src/relay/relay-server.ts';
+import { isLoopbackHost, urlHost } from '../src/relay/net-util.ts';
+import { launcherCredentialsPlugin } from './page-server.ts';
+import { readSecretFile, resolveRelayKey } from '../src/relay/secret-files.ts';
 import { GUESTS } from '../src/sources/v86/guest-catalog.ts';
 import { IMAGE_COMPRESSIONS, JPEG_MODES } from '../src/worker/image-encoder.ts';
 import { STREAMING_MODES } from '../src/worker/video-stream.ts';
@@ -21,6 +24,14 @@ export interface ServeOptions {
   relayPort: number;
   tcpPort: number | null;
   password: string | null;
+  /** Where the password came from (argv is visible to every user through `ps`). */
+  passwordFrom: 'file' | 'env' | 'argv' | null;
+  /** Serve off loopback without a password (the operator insisted). */
+  insecureNoPassword: boolean;
+  /** The relay key's file (created with a fresh key if missing); else SPICE_RELAY_KEY or a key made for this run. */
+  relayKeyFile: string | null;
+  /** More browser origins the relay lets host and connect (besides this page server's own). */
+  allowedOrigins: string[];
   session: string;
   logLevel: LogLevel;
   /** Built-in guest name or a local disk image path. */
@@ -38,7 +49,21 @@ export interface ServeOptions {
 export const GUEST_NAMES: readonly string[] = [...GUESTS.map((g) => g.name), 'bios'];
 
 export const SERVE_HELP = `Options:
-  --password TEXT      clients must give this password (default: none, anyone may connect)
+  --password-file FILE clients must give the password in FILE (first line). Or set the
+                       SPICE_PASSWORD environment variable. Default: none, anyone who
+                       can reach the ports may connect (a warning says so); off loopback
+                       a password is required unless --insecure-no-password
+  --password TEXT      the same, but every user of this machine sees it (ps): avoid
+  --insecure-no-password
+                       serve off loopback without a password
+  --relay-key-file FILE
+                       the key pages need to host on the relay (created with a fresh
+                       key if FILE does not exist). Or SPICE_RELAY_KEY. Default: a key
+                       made for this run, handed to the page without a URL or a file
+  --allowed-origin ORIGIN
+                       another browser origin (https://host:port) that may host on the
+                       relay and connect spice-html5 to it (repeatable; this page
+                       server's own origin is always allowed)
   --host ADDR          address for the page, the relay and the TCP port (default 127.0.0.1)
   --port N             port of the demo page (default 5173)
   --relay-port N       relay WebSocket port (default 8765)
@@ -74,6 +99,10 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     relayPort: 8765,
     tcpPort: 5900,
     password: null,
+    passwordFrom: null,
+    insecureNoPassword: false,
+    relayKeyFile: null,
+    allowedOrigins: [],
     session: 'default',
     logLevel: 'info',
     guest: null,
@@ -105,7 +134,30 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
         break;
       case '--password':
         o.password = value() ?? '';
+        o.passwordFrom = 'argv';
         break;
+      case '--password-file': {
+        const v = value();
+        if (!v) throw new Error('--password-file: expected a file name');
+        o.password = readSecretFile(v, '--password-file');
+        o.passwordFrom = 'file';
+        break;
+      }
+      case '--insecure-no-password':
+        o.insecureNoPassword = true;
+        break;
+      case '--relay-key-file': {
+        const v = value();
+        if (!v) throw new Error('--relay-key-file: expected a file name');
+        o.relayKeyFile = v;
+        break;
+      }
+      case '--allowed-origin': {
+        const v = value();
+        if (!v) throw new Error('--allowed-origin: expected an origin such as https://example.org:8443');
+        o.allowedOrigins.push(v);
+        break;
+      }
       case '--host':
         o.host = value() ?? o.host;
         break;
@@ -173,12 +225,20 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
         throw new Error(`unknown option "${argv[i]}" (see --help)`);
     }
   }
+  const fromEnv = process.env.SPICE_PASSWORD;
+  if (o.passwordFrom === null && fromEnv) {
+    o.password = fromEnv;
+    o.passwordFrom = 'env';
+  }
+  if (o.password === '') throw new Error('the password is empty: give a non-empty one, or none');
   return o;
 }
 
 export interface Served {
   pageUrl: string;
   relayUrl: string;
+  /** The key pages need to host on the relay; hand it to the page, never print it. */
+  relayKey: string | null;
   nativeUrl: string | null;
   webSocketUrl: string;
   stop(): Promise<void>;
@@ -238,14 +298,48 @@ export function guestQuery(o: ServeOptions, files: Map<string, string>): URLSear
   return q;
 }
 
+/** Says what the secrets allow, and refuses what would be unsafe. */
+function checkExposure(o: ServeOptions): void {
+  if (o.passwordFrom === 'argv') {
+    log.warn('--password on the command line is visible to every user of this machine (ps); use --password-file FILE or SPICE_PASSWORD');
+  }
+  if (o.password) return;
+  if (!isLoopbackHost(o.host) && !o.insecureNoPassword) {
+    throw new Error(
+      `--host ${o.host} exposes the session to the network: give a password (--password-file FILE or SPICE_PASSWORD), ` +
+        'or --insecure-no-password if anyone who can reach it may watch and type',
+    );
+  }
+  log.warn(
+    `NO PASSWORD: anyone who can reach ${o.host} may connect, watch the screen and type into it ` +
+      '(set one with --password-file FILE or SPICE_PASSWORD)',
+  );
+}
+
 /** Starts relay + demo page server. */
 export async function serve(o: ServeOptions): Promise<Served> {
   const files = new Map<string, string>();
   const query = guestQuery(o, files);
   setLogLevel(o.logLevel);
-  const relay = new RelayServer({ host: o.host, port: o.relayPort, tcpPort: o.tcpPort });
+  checkExposure(o);
+  const { key: relayKey } = resolveRelayKey(o.relayKeyFile, process.env, 'memory');
+  // Secrets stay in this process: no child (Chromium, npm scripts) inherits them.
+  delete process.env.SPICE_PASSWORD;
+  delete process.env.SPICE_RELAY_KEY;
+  const pageOrigin = `http://${urlHost(o.host)}:${o.port}`;
+  const origins = [pageOrigin, ...o.allowedOrigins];
+  // The same page opened as localhost instead of 127.0.0.1 is the same server.
+  if (o.host === '127.0.0.1' || o.host === 'localhost') origins.push(`http://localhost:${o.port}`, `http://127.0.0.1:${o.port}`);
+  const relay = new RelayServer({
+    host: o.host,
+    port: o.relayPort,
+    tcpPort: o.tcpPort,
+    relayKey,
+    allowedOrigins: origins,
+    // The relay checks tickets itself: the page never learns the password.
+    password: o.password,
+  });
   const ports = await relay.start();
-  if (o.password) process.env.VITE_SPICE_PASSWORD = o.password;
   let vite: ViteDevServer;
   // Vite exits the process on SIGTERM (code 143) and when stdin ends; these scripts
   // own the process lifecycle (relay, browser, then exit 0), so its listeners are detached.
@@ -257,7 +351,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
       root: join(import.meta.dirname, '..'),
       logLevel: 'warn',
       server: { host: o.host, port: o.port, strictPort: true },
-      plugins: [localFilesPlugin(files)],
+      plugins: [localFilesPlugin(files), launcherCredentialsPlugin(() => ({ relayKey: relay.relayKey }))],
     });
     await vite.listen();
     for (const l of process.listeners('SIGTERM')) if (!sigterm.has(l)) process.off('SIGTERM', l);
@@ -274,6 +368,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
   return {
     pageUrl: page.toString(),
     relayUrl,
+    relayKey: relay.relayKey,
     nativeUrl: ports.tcpPort !== null && o.session === 'default' ? `spice://${o.host}:${ports.tcpPort}` : null,
     webSocketUrl: `${relayUrl}/spice/${o.session}`,
     async stop() {

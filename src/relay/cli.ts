@@ -7,6 +7,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
 import { RelayServer, type RelayServerOptions } from './relay-server.ts';
+import { normalizeOrigin } from './origin.ts';
+import { readSecretFile, resolveRelayKey } from './secret-files.ts';
 
 const log = createLogger('spice-relay');
 
@@ -14,11 +16,23 @@ const log = createLogger('spice-relay');
 export const RELAY_CLI_HELP = `Usage: spice-relay [options]
 
 Meeting point between SPICE clients and the web page that serves them
-(a page cannot listen on sockets). The page connects to /host?session=NAME,
-spice-html5 connects to ws://HOST:PORT/spice/NAME, native clients
-(remote-viewer, spicy) connect over TCP to session "default".
+(a page cannot listen on sockets). The page connects to /host?session=NAME
+with the relay key, spice-html5 connects to ws://HOST:PORT/spice/NAME,
+native clients (remote-viewer, spicy) connect over TCP to session "default".
 
 Options:
+  --relay-key-file FILE  the key pages must give to host a session; created with a
+                       fresh key (mode 0600) if FILE does not exist. Or set
+                       SPICE_RELAY_KEY. Default: a key made for this run, written
+                       to a private temporary file whose path is printed
+  --allowed-origin ORIGIN
+                       a browser origin (https://host:port) whose pages may host
+                       and whose spice-html5 may connect (repeatable). Default:
+                       none; clients that send no Origin (native tools) are let
+                       through to the SPICE ticket check
+  --password-file FILE the relay itself checks every client's password against
+                       the first line of FILE; pages never learn it. Or set
+                       SPICE_PASSWORD. Default: pages check their own, if any
   --host ADDR          address to listen on (default 127.0.0.1). A non-loopback
                        address lets anyone who can reach it connect; a warning
                        is printed.
@@ -30,7 +44,7 @@ Options:
   -h, --help           show this help and exit
 
 Example:
-  spice-relay --port 8765 --tcp-port 5900
+  spice-relay --relay-key-file relay.key --allowed-origin http://127.0.0.1:5173
   remote-viewer spice://127.0.0.1:5900
 `;
 
@@ -47,6 +61,10 @@ export interface RelayCliConfig {
   help: boolean;
   logLevel: LogLevel;
   options: RelayServerOptions;
+  /** --relay-key-file, read (or created) when the relay starts. */
+  relayKeyFile?: string;
+  /** --password-file, read when the relay starts. */
+  passwordFile?: string;
 }
 
 /** Parses `--flag value` / `--flag=value` arguments (without node and script path). */
@@ -81,6 +99,22 @@ export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
         config.options.tcpPort = v === 'off' ? null : parsePort(flag, v);
         break;
       }
+      case '--relay-key-file':
+        config.relayKeyFile = nonEmpty(flag, takeValue());
+        break;
+      case '--password-file':
+        config.passwordFile = nonEmpty(flag, takeValue());
+        break;
+      case '--allowed-origin': {
+        const v = takeValue();
+        try {
+          normalizeOrigin(v);
+        } catch (e) {
+          throw new CliUsageError(`--allowed-origin: ${(e as Error).message}`);
+        }
+        config.options.allowedOrigins = [...(config.options.allowedOrigins ?? []), v];
+        break;
+      }
       case '--log-level': {
         const v = takeValue();
         if (v !== 'debug' && v !== 'info' && v !== 'warn' && v !== 'error') {
@@ -90,10 +124,18 @@ export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
         break;
       }
       default:
-        throw new CliUsageError(`unknown argument ${JSON.stringify(arg)}; expected one of --host, --port, --tcp-port, --log-level, --help`);
+        throw new CliUsageError(
+          `unknown argument ${JSON.stringify(arg)}; expected one of --host, --port, --tcp-port, --relay-key-file, ` +
+            '--allowed-origin, --password-file, --log-level, --help',
+        );
     }
   }
   return config;
+}
+
+function nonEmpty(flag: string, v: string): string {
+  if (v === '') throw new CliUsageError(`expected a file name after ${flag}, got an empty string`);
+  return v;
 }
 
 function parsePort(flag: string, v: string): number {
@@ -123,8 +165,15 @@ export async function runRelayCli(args: readonly string[], opts: RunRelayCliOpti
     return null;
   }
   setLogLevel(config.logLevel);
-  const relay = new RelayServer(config.options);
+  const { key, where } = resolveRelayKey(config.relayKeyFile, process.env, 'file');
+  const password = config.passwordFile ? readSecretFile(config.passwordFile, '--password-file') : process.env.SPICE_PASSWORD || null;
+  // Nothing this process starts later may inherit the secrets.
+  delete process.env.SPICE_RELAY_KEY;
+  delete process.env.SPICE_PASSWORD;
+  const relay = new RelayServer({ ...config.options, relayKey: key, password });
   await relay.start(); // logs the "spice-relay listening: …" line
+  log.info(`relay key: in ${where}; give it to the pages that may host`);
+  if (!password) log.info('tickets: checked by each hosting page (no --password-file / SPICE_PASSWORD here)');
   if (opts.handleSignals ?? true) {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
