@@ -4,7 +4,8 @@ import { comparePixels, spicyScreenshot, type Stack } from './harness.ts';
 import { useHostedSession, expectedFrame, hostStats, openHtml5, pauseAndSettle, readHtml5Canvas } from './pages.ts';
 
 const PASSWORD = 'correct horse';
-const session = useHostedSession(`&password=${encodeURIComponent(PASSWORD)}`);
+// As the launcher does it: the relay holds the password and checks tickets; the page never sees it.
+const session = useHostedSession('', async () => ({ relayOptions: { password: PASSWORD } }));
 const stack = (): Stack => session.stack();
 
 test('spicy-screenshot: wrong password is refused, right password gets the exact picture', async () => {

@@ -8,7 +8,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type ViteDevServer } from 'vite';
-import { RelayServer } from '../src/relay/relay-server.ts';
+import { RelayServer, type RelayServerOptions } from '../src/relay/relay-server.ts';
+import { launcherCredentialsPlugin } from '../scripts/page-server.ts';
 import { setLogLevel } from '../src/util/logger.ts';
 
 export interface Stack {
@@ -41,10 +42,14 @@ export async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a relay (on free ports unless `want` names them) and a Vite server for the pages. */
-export async function startStack(want: { relay?: number; tcp?: number } = {}): Promise<Stack> {
+/**
+ * Starts a relay (on free ports unless `want` names them) and a Vite server for
+ * the pages, set up as the launcher does: the relay allows the page server's
+ * origin, and the page server hands its pages the relay key.
+ */
+export async function startStack(want: { relay?: number; tcp?: number; relayOptions?: RelayServerOptions } = {}): Promise<Stack> {
   setLogLevel(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn');
-  const relay = new RelayServer({ host: '127.0.0.1', port: want.relay ?? 0, tcpPort: want.tcp ?? 0 });
+  const relay = new RelayServer({ host: '127.0.0.1', port: want.relay ?? 0, tcpPort: want.tcp ?? 0, ...want.relayOptions });
   const ports = await relay.start();
   const vitePort = await freePort();
   const vite = await createServer({
@@ -52,9 +57,11 @@ export async function startStack(want: { relay?: number; tcp?: number } = {}): P
     root: join(import.meta.dirname, '..'),
     logLevel: 'warn',
     server: { host: '127.0.0.1', port: vitePort, strictPort: true, hmr: false },
+    plugins: [launcherCredentialsPlugin(() => ({ relayKey: relay.relayKey }))],
   });
   await vite.listen();
   const baseUrl = `http://127.0.0.1:${vitePort}`;
+  relay.allowOrigin(baseUrl);
   return {
     relay,
     relayPort: ports.port,

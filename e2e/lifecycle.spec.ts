@@ -74,19 +74,21 @@ test('malformed link messages close only that connection, with a logged reason',
   expect(r2.closedByServer).toBe(true);
   expect(r2.reply.readUInt32LE(16)).toBe(3);
 
-  // Truncated: half a header; the client goes away once the page is reading its link.
+  // Truncated: half a header, then the client goes away. The relay offers a connection to
+  // the page only once its link request is complete, so the page never sees this one.
   const r3 = await rawTcp(stack().tcpPort, encodeLinkHeader(26).subarray(0, 7), 1000);
   expect(r3.closedByServer).toBe(false);
   expect(r3.reply.length).toBe(0);
 
-  // Garbage with no link at all.
+  // Garbage with no link at all (the relay closes it: more than a link's worth before authenticating).
   const r4 = await rawTcp(stack().tcpPort, new Uint8Array(100_000).fill(0x41));
   expect(r4.closedByServer).toBe(true);
 
   await expect.poll(() => session.host().logs.join('\n'), { timeout: 5000 }).toMatch(/link failed .*bad link magic: expected 0x51444552/);
   expect(session.host().logs.join('\n')).toMatch(/link failed .*link message size 2147483647 outside 18\.\.4096/);
-  await expect.poll(() => session.host().logs.join('\n'), { timeout: 5000 }).toMatch(/link failed .*closed/);
+  expect(session.host().logs.join('\n')).not.toMatch(/link failed .*closed/);
   await expect.poll(async () => (await hostStats(session.host())).linking, { timeout: 5000 }).toBe(0);
+
 
   // The spice-html5 client is still served: it keeps getting updates and ends exact.
   const frame = await pauseAndSettle(session.host());

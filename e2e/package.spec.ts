@@ -9,7 +9,7 @@
  * declarations type-check the app; the built CLI runs.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
@@ -67,9 +67,13 @@ const servers: Proc[] = [];
 /** The app's own Vite (installed by its package.json), not the repository's. */
 const vite = (): string => join(app, 'node_modules', 'vite', 'bin', 'vite.js');
 
-/** Serves the app (`vite preview` of its build, or the dev server) on a free port; resolves with its URL. */
+/** Ports for the app's servers, chosen first: the relay must allow their origins. */
+const appPorts = { preview: 0, dev: 0 };
+let relayKey: string;
+
+/** Serves the app (`vite preview` of its build, or the dev server) on its port; resolves with its URL. */
 async function serveApp(mode: 'preview' | 'dev'): Promise<string> {
-  const port = await freePort();
+  const port = appPorts[mode];
   const args = mode === 'preview' ? ['preview'] : [];
   const server = start(process.execPath, [vite(), ...args, app, '--host', '127.0.0.1', '--port', String(port), '--strictPort']);
   servers.push(server);
@@ -104,8 +108,21 @@ test.beforeAll(async () => {
   await mustRun(process.execPath, [vite(), 'build', app, '--logLevel', 'warn']);
 
   // The relay from the installed package's bin (dist/relay/cli.js, not the sources).
-  relay = start(process.execPath, [join(app, 'node_modules', '.bin', 'spice-relay'), '--port', '0', '--tcp-port', '0']);
-  await expect.poll(() => relay!.out(), { timeout: 15_000 }).toMatch(/spice-relay listening: .* tcp 127\.0\.0\.1:\d+/);
+  appPorts.preview = await freePort();
+  appPorts.dev = await freePort();
+  const keyFile = join(work, 'relay.key');
+  relay = start(process.execPath, [
+    join(app, 'node_modules', '.bin', 'spice-relay'),
+    '--port', '0',
+    '--tcp-port', '0',
+    '--relay-key-file', keyFile,
+    '--allowed-origin', `http://127.0.0.1:${appPorts.preview}`,
+    '--allowed-origin', `http://127.0.0.1:${appPorts.dev}`,
+  ]);
+  await expect.poll(() => relay!.out(), { timeout: 15_000 }).toMatch(/relay key: in .*relay\.key \(created\)/);
+  relayKey = readFileSync(keyFile, 'utf8').trim();
+  expect(relay.out()).not.toContain(relayKey);
+  expect((statSync(keyFile).mode & 0o777).toString(8)).toBe('600');
   const m = /spice-relay listening: (ws:\/\/127\.0\.0\.1:\d+) .* tcp 127\.0\.0\.1:(\d+)/.exec(relay.out())!;
   relayUrl = m[1]!;
   tcpPort = Number(m[2]);
@@ -140,6 +157,8 @@ test.afterEach(async () => {
 async function openApp(browser: Browser, url: string): Promise<Opened> {
   const context = await browser.newContext();
   contexts.push(context);
+  // As a launcher does: the key reaches the page through the browser's DevTools connection.
+  await context.exposeBinding('spiceLauncherCredentials', () => ({ relayKey }));
   const page = await context.newPage();
   const errors: string[] = [];
   const responses: Array<{ url: string; status: number }> = [];

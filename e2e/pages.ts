@@ -133,7 +133,7 @@ export async function readCanvasRgb(page: Page, selector: string): Promise<{ wid
  */
 export function useHostedSession(
   query = '',
-  ports: () => Promise<{ relay?: number; tcp?: number }> = async () => ({}),
+  ports: () => Promise<Parameters<typeof startStack>[0]> = async () => ({}),
 ): { stack(): Stack; host(): HostPage } {
   let stack: Stack | undefined;
   let host: HostPage | undefined;

@@ -1,0 +1,244 @@
+/**
+ * The attacks of issue 8, each against the real stack on loopback with the
+ * real clients beside them: another origin in Chromium, a squatter during a
+ * reload and after a relay restart, 300 slowloris connections, a
+ * password-guessing burst, and an undecryptable ticket.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import net from 'node:net';
+import { expect, test } from '@playwright/test';
+import WebSocket from 'ws';
+import { RelayServer } from '../src/relay/relay-server.ts';
+import { RelayHost } from '../src/transport/relay-host.ts';
+import type { WebSocketConstructor } from '../src/transport/websocket-like.ts';
+import { setLogLevel, setLogSink } from '../src/util/logger.ts';
+import { LinkError } from '../src/protocol/constants.ts';
+import { encodeLinkHeader } from '../src/protocol/link.ts';
+import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
+import { expectedFrame, openHost, openHtml5, pauseAndSettle, readHtml5Canvas, resume, type HostPage } from './pages.ts';
+import { linkChannel } from './raw-spice-link.ts';
+
+const WS = WebSocket as unknown as WebSocketConstructor;
+const PASSWORD = 'tr0ub4dor&3';
+/** Short backoff steps, so the burst below is quick yet its spacing measurable. */
+const THROTTLE = { baseDelayMs: 100, maxDelayMs: 800 };
+
+let stack: Stack;
+let host: HostPage;
+const relayLog: string[] = [];
+
+test.beforeAll(async ({ browser }) => {
+  stack = await startStack({ relayOptions: { password: PASSWORD, authThrottle: THROTTLE } });
+  // The relay's whole log (info too), kept here rather than printed.
+  setLogLevel('info');
+  setLogSink((level, scope, message) => {
+    if (scope === 'relay') relayLog.push(`${level} ${message}`);
+  });
+  host = await openHost(browser, stack);
+});
+
+test.afterAll(async () => {
+  setLogSink(null);
+  await host?.page.context().close();
+  await stack?.stop();
+});
+
+/** spicy-screenshot with the password shows the paused test pattern exactly. */
+async function expectSpiceGtkExact(): Promise<void> {
+  const frame = await pauseAndSettle(host);
+  const shot = await spicyScreenshot(stack.tcpPort, PASSWORD);
+  expect(shot.image, shot.result.stderr).not.toBeNull();
+  expect(comparePixels(shot.image!.rgb, expectedFrame(frame), 1024).diff).toBe(0);
+  await resume(host);
+}
+
+/** Serves one page of `html` on loopback (another origin than ours). */
+async function serveEvilPage(html: string): Promise<{ server: Server; port: number }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(html);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+test('a page on another origin can neither watch, type, host nor read our modules or the relay key', async ({ browser }) => {
+  const pageServer = stack.baseUrl;
+  const html = `<!doctype html><script type="module">
+    const relay = ${JSON.stringify(stack.relayUrl)};
+    const page = ${JSON.stringify(pageServer)};
+    const ws = (url, send) => new Promise((resolve) => {
+      const s = new WebSocket(url, ['binary']);
+      s.onopen = () => { if (send) s.send(send); };
+      s.onmessage = () => resolve('message');
+      s.onclose = (e) => resolve('closed ' + e.code);
+    });
+    const attempt = (p) => p.then((v) => 'ok: ' + String(v).slice(0, 80), (e) => 'refused: ' + e.name);
+    window.results = {
+      client: await ws(relay + '/spice/default'),
+      host: await ws(relay + '/host?session=evil', JSON.stringify({ type: 'register', secret: 'x'.repeat(32) })),
+      module: await attempt(fetch(page + '/src/demo/main.ts').then((r) => r.text())),
+      credentials: await attempt(fetch(page + '/__spice/launcher-credentials', { method: 'POST', body: '{}' }).then((r) => r.text())),
+      credentialsNoCors: await attempt(fetch(page + '/__spice/launcher-credentials', { method: 'POST', mode: 'no-cors', body: '{}' }).then((r) => r.type + ' ' + r.status)),
+      importModule: await attempt(import(page + '/src/host/launcher-credentials.ts')),
+    };
+  </script>`;
+  const evil = await serveEvilPage(html);
+  try {
+    // Cross-site (localhost vs 127.0.0.1) and same-site but cross-origin (another port).
+    for (const origin of [`http://localhost:${evil.port}`, `http://127.0.0.1:${evil.port}`]) {
+      const streamsBefore = stack.relay.stats().streams;
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(`${origin}/`);
+      await page.waitForFunction(() => (window as { results?: unknown }).results !== undefined, null, { timeout: 20_000 });
+      const r = await page.evaluate(() => (window as unknown as { results: Record<string, string> }).results);
+      await ctx.close();
+      expect(r.client, origin).toBe('closed 1006');
+      expect(r.host, origin).toBe('closed 1006');
+      expect(r.module, origin).toBe('refused: TypeError');
+      expect(r.credentials, origin).toBe('refused: TypeError');
+      expect(r.credentialsNoCors, origin).toBe('ok: opaque 0');
+      expect(r.importModule, origin).toBe('refused: TypeError');
+      expect(stack.relay.stats().streams).toBe(streamsBefore); // nothing reached the page
+      expect(relayLog.join('\n')).toContain(`origin "${origin}" is not allowed`);
+    }
+    // What our own origin may do still works: spice-html5 from our page server gets the picture.
+    const client = await openHtml5(browser, stack, PASSWORD);
+    const frame = await pauseAndSettle(host);
+    await expect
+      .poll(async () => {
+        const c = await readHtml5Canvas(client);
+        return c ? comparePixels(c.rgb, expectedFrame(frame), c.width).diff : -1;
+      }, { timeout: 20_000 })
+      .toBe(0);
+    await client.page.context().close();
+    await resume(host);
+  } finally {
+    evil.server.close();
+  }
+});
+
+test('a squatter cannot take the session while the page reloads; the page comes back by itself, also after a relay restart', async () => {
+  // Without the relay key nobody may host at all.
+  await expect(RelayHost.connect({ relayUrl: stack.relayUrl, WebSocketImpl: WS, reconnect: false })).rejects.toMatchObject({ code: 4010 });
+  // Even a page holding the key (another tenant) cannot take "default": not while held, not during a reload.
+  const squat = async (): Promise<number | undefined> => {
+    try {
+      const h = await RelayHost.connect({ relayUrl: stack.relayUrl, relayKey: stack.relay.relayKey, secret: 'squatter-secret-0123456789', WebSocketImpl: WS, reconnect: false });
+      h.close();
+      return 0;
+    } catch (e) {
+      return (e as { code?: number }).code;
+    }
+  };
+  expect(await squat()).toBe(4001);
+  const reload = host.page.reload();
+  const codes: Array<number | undefined> = [];
+  for (let i = 0; i < 20; i++) codes.push(await squat());
+  await reload;
+  expect(codes.every((c) => c === 4001), `squatter results ${codes.join(',')}`).toBe(true);
+  await host.page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, { timeout: 30_000 });
+  expect(await host.page.evaluate(() => window.spiceHostError)).toBeUndefined();
+  expect(relayLog.join('\n')).toMatch(/host (came back to|re-registered) session=default/);
+  await expectSpiceGtkExact();
+
+  // The relay restarts (same ports, same key): the page registers again without help.
+  const key = stack.relay.relayKey;
+  await stack.relay.stop();
+  await expect.poll(() => host.page.evaluate(() => document.getElementById('state')?.textContent ?? ''), { timeout: 10_000 }).toMatch(/registering again/);
+  const relay = new RelayServer({
+    host: '127.0.0.1',
+    port: stack.relayPort,
+    tcpPort: stack.tcpPort,
+    relayKey: key,
+    allowedOrigins: [stack.baseUrl],
+    password: PASSWORD,
+    authThrottle: THROTTLE,
+  });
+  await relay.start();
+  const oldStop = stack.stop.bind(stack);
+  stack.relay = relay;
+  stack.stop = async () => {
+    await oldStop();
+    await relay.stop();
+  };
+  await expect.poll(() => host.page.evaluate(() => window.spiceHost!.relay.registered), { timeout: 30_000 }).toBe(true);
+  await expectSpiceGtkExact();
+});
+
+test('300 slowloris connections (1 byte/s, from ten addresses) do not keep a real client out', async () => {
+  const sockets: Socket[] = [];
+  const header = Buffer.from(encodeLinkHeader(18));
+  let sent = 0;
+  const trickle = setInterval(() => {
+    for (const s of sockets) if (!s.destroyed) s.write(header.subarray(sent % 16, (sent % 16) + 1));
+    sent++;
+  }, 1000);
+  try {
+    for (let i = 0; i < 300; i++) {
+      const s = net.connect({ host: '127.0.0.1', port: stack.tcpPort, localAddress: `127.0.0.${2 + (i % 10)}` });
+      s.on('error', () => {});
+      sockets.push(s);
+    }
+    await expect.poll(() => sockets.filter((s) => s.destroyed || s.readyState === 'open').length, { timeout: 20_000 }).toBe(300);
+    // They trickle for a while first, as slowloris does.
+    await expect.poll(() => sent, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+    // Refused or pushed out beyond the limits; what stays costs the page nothing.
+    await expect.poll(() => stack.relay.stats().admission.pending, { timeout: 10_000 }).toBeLessThanOrEqual(64);
+    const stats = await host.page.evaluate(async () => (await window.spiceHost!.stats()).server);
+    expect(stats.linksInProgress).toBe(0);
+    // The real client links, authenticates and gets the exact picture.
+    await expectSpiceGtkExact();
+    // 64 at most were pending at any time; the rest were refused or pushed out, each with a reason.
+    const { refused, evicted } = stack.relay.stats().admission;
+    expect(refused + evicted).toBeGreaterThanOrEqual(300 - 64);
+    expect(relayLog.join('\n')).toMatch(/tcp client 127\.0\.0\.\d+:\d+ (refused: \d+ connections|dropped: pushed out)/);
+  } finally {
+    clearInterval(trickle);
+    for (const s of sockets) s.destroy();
+  }
+});
+
+test('a password-guessing burst is slowed and logged while the right password still works', async () => {
+  const failuresBefore = relayLog.filter((l) => l.includes('authentication failed for tcp client 127.0.0.5')).length;
+  const t0 = Date.now();
+  const results: number[] = [];
+  const burst = (async () => {
+    for (let i = 0; i < 10; i++) {
+      results.push((await linkChannel(stack.tcpPort, 1, 0, { password: `guess-${i}`, localAddress: '127.0.0.5' })).result);
+    }
+  })();
+  // While the burst runs, the owner of the password connects from another address.
+  await expectSpiceGtkExact();
+  await burst;
+  const elapsed = Date.now() - t0;
+  expect(results).toEqual(new Array(10).fill(LinkError.PERMISSION_DENIED));
+  // Spaced by the backoff: 100 + 200 + 400 + 800 × 6 ms at least between the ten attempts.
+  expect(elapsed).toBeGreaterThanOrEqual(5500);
+  const failures = relayLog.filter((l) => l.includes('authentication failed for tcp client 127.0.0.5'));
+  expect(failures.length - failuresBefore).toBe(10);
+  expect(failures.at(-1)).toMatch(/^warn .*wrong password \(10 failure\(s\) in a row from this address; its next connection waits 800 ms\)/);
+  // The page logged each refusal too, and it reached the relay's (the host's) log.
+  expect(relayLog.some((l) => l.includes('page session=default: [spice-server] link refused for tcp 127.0.0.5'))).toBe(true);
+  // Neither the password nor the guesses' plaintext show up in any log line.
+  expect(relayLog.join('\n')).not.toContain(PASSWORD);
+  expect(relayLog.join('\n')).not.toContain('guess-3');
+});
+
+test('a ticket that does not decrypt is refused even where no password is set', async ({ browser }) => {
+  const open = await startStack();
+  const page = await openHost(browser, open);
+  try {
+    const zero = await linkChannel(open.tcpPort, 1, 0, { ticket: Buffer.alloc(128) });
+    expect(zero.result).toBe(LinkError.PERMISSION_DENIED);
+    const fine = await linkChannel(open.tcpPort, 1, 0, { password: '' });
+    expect(fine.result).toBe(LinkError.OK);
+    fine.reader.sock.destroy();
+    expect(page.logs.join('\n')).toMatch(/link refused .*ticket could not be decrypted/);
+  } finally {
+    await page.page.context().close();
+    await open.stop();
+  }
+});
