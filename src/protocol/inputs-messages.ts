@@ -39,6 +39,25 @@ export function decodeKeyScancode(body: Uint8Array): { bytes: number[] } {
   return { bytes: Array.from(body) };
 }
 
+/**
+ * Splits a KEY_SCANCODE byte run into keys: an E0/E1 prefix and the byte after
+ * it, else one byte. A prefix with nothing after it is no key and is dropped.
+ */
+export function splitScancodeRun(bytes: readonly number[]): number[][] {
+  const keys: number[][] = [];
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    if (b === 0xe0 || b === 0xe1) {
+      if (i + 1 < bytes.length) keys.push([b, bytes[i + 1]!]);
+      i += 2;
+    } else {
+      keys.push([b]);
+      i += 1;
+    }
+  }
+  return keys;
+}
+
 /** Client side of KEY_DOWN / KEY_UP: the scancode bytes packed LSB first. */
 export function encodeKey(scancode: readonly number[]): Uint8Array {
   const w = new WireWriter(4);
