@@ -14,12 +14,8 @@ const EXTENDED = 0x100;
 
 /** Keys held by one client, as PC AT set-1 make codes (E0-prefixed ones apart). */
 export class KbdState {
+  /** At most 256 ids: 128 plain and 128 E0 make codes. */
   private readonly held = new Set<number>();
-
-  /** Number of keys held now (at most 256: 128 plain and 128 E0 codes). */
-  get size(): number {
-    return this.held.size;
-  }
 
   /**
    * Records one key's scancode bytes as they go to the source: a make code
@@ -55,11 +51,6 @@ const HOLDABLE = [MouseButton.LEFT, MouseButton.MIDDLE, MouseButton.RIGHT, Mouse
 /** Mouse buttons held by one client, from its MOUSE_PRESS / MOUSE_RELEASE. */
 export class MouseButtonState {
   private mask = 0;
-
-  /** The buttons_state mask of the held buttons. */
-  get buttons(): number {
-    return this.mask;
-  }
 
   press(button: number): void {
     if ((HOLDABLE as readonly number[]).includes(button)) this.mask |= mouseButtonMask(button);

@@ -71,16 +71,6 @@ export class InputsChannelClient extends RedChannelClient {
     this.send(MsgInputs.KEY_MODIFIERS, encodeKeyModifiers(modifiers));
   }
 
-  /** Keys the client holds now (for stats and tests). */
-  get heldKeys(): number {
-    return this.kbd.size;
-  }
-
-  /** The buttons_state of the buttons the client holds now. */
-  get heldButtons(): number {
-    return this.mouse.buttons;
-  }
-
   private countMotion(): void {
     // Both clients stop after 8 unacknowledged motions; spice-server acks every 4.
     // Counted for ignored motions too, or the client would wait for an ACK that never comes.
