@@ -91,8 +91,7 @@ export class MainChannelClient extends RedChannelClient {
         // Lagged like MAIN_INIT's: spice-gtk sets its clock to it and drops stream frames stamped before that clock.
         this.send(MsgMain.MULTI_MEDIA_TIME, encodeMultiMediaTime(Math.max(0, this.host.multiMediaTime() - MM_TIME_LAG_MS)));
         break;
-      case MsgcMain.MOUSE_MODE_REQUEST:
-      {
+      case MsgcMain.MOUSE_MODE_REQUEST: {
         const { mode } = decodeMouseModeRequest(body);
         const refused = this.host.requestMouseMode(mode);
         const kind = mode === MouseMode.SERVER || mode === MouseMode.CLIENT ? 'unsupported' : 'invalid';
