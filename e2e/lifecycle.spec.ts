@@ -133,7 +133,9 @@ test('spice-html5 input reaches the source; its cursor comes from the cursor cha
   await expect
     .poll(async () => session.host().page.evaluate(() => window.spiceHost!.inputs.events.filter((e) => e.kind === 'position').length))
     .toBeGreaterThan(8);
-  const last = await session.host().page.evaluate(() => window.spiceHost!.inputs.events.filter((e) => e.kind === 'position').at(-1));
-  expect(last).toEqual({ kind: 'position', x: 255, y: 333, buttons: 0, displayId: 0 });
+  // The last move may still be on its way when the ninth has arrived: wait for it.
+  await expect
+    .poll(async () => session.host().page.evaluate(() => window.spiceHost!.inputs.events.filter((e) => e.kind === 'position').at(-1)))
+    .toEqual({ kind: 'position', x: 255, y: 333, buttons: 0, displayId: 0 });
   await client.page.context().close();
 });

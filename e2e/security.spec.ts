@@ -17,7 +17,7 @@ import { LinkError } from '../src/protocol/constants.ts';
 import { encodeLinkHeader } from '../src/protocol/link.ts';
 import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
 import { expectedFrame, openHost, openHtml5, pauseAndSettle, readHtml5Canvas, resume, type HostPage } from './pages.ts';
-import { linkChannel } from './raw-spice-link.ts';
+import { tryLinkRawChannel } from './raw-spice-client.ts';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const PASSWORD = 'tr0ub4dor&3';
@@ -207,7 +207,8 @@ test('a password-guessing burst is slowed and logged while the right password st
   const results: number[] = [];
   const burst = (async () => {
     for (let i = 0; i < 10; i++) {
-      results.push((await linkChannel(stack.tcpPort, 1, 0, { password: `guess-${i}`, localAddress: '127.0.0.5' })).result);
+      const link = { port: stack.tcpPort, channelType: 1, connectionId: 0, password: `guess-${i}`, localAddress: '127.0.0.5' };
+      results.push((await tryLinkRawChannel(link)).result);
     }
   })();
   // While the burst runs, the owner of the password connects from another address.
@@ -231,11 +232,11 @@ test('a ticket that does not decrypt is refused even where no password is set', 
   const open = await startStack();
   const page = await openHost(browser, open);
   try {
-    const zero = await linkChannel(open.tcpPort, 1, 0, { ticket: Buffer.alloc(128) });
+    const zero = await tryLinkRawChannel({ port: open.tcpPort, channelType: 1, connectionId: 0, ticket: new Uint8Array(128) });
     expect(zero.result).toBe(LinkError.PERMISSION_DENIED);
-    const fine = await linkChannel(open.tcpPort, 1, 0, { password: '' });
+    const fine = await tryLinkRawChannel({ port: open.tcpPort, channelType: 1, connectionId: 0, password: '' });
     expect(fine.result).toBe(LinkError.OK);
-    fine.reader.sock.destroy();
+    fine.channel.close();
     expect(page.logs.join('\n')).toMatch(/link refused .*ticket could not be decrypted/);
   } finally {
     await page.page.context().close();

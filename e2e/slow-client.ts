@@ -3,14 +3,8 @@
  * the real clients): it links the main and display channels over TCP, then
  * reads its display socket at a trickle.
  */
-import { encodeMiniHeader } from '../src/protocol/data-header.ts';
-import { linkChannel, type Reader } from './raw-spice-link.ts';
-
-async function link(port: number, type: number, connectionId: number): Promise<Reader> {
-  const { result, reader } = await linkChannel(port, type, connectionId);
-  if (result !== 0) throw new Error(`link of channel ${type}: expected result 0, got ${result}`);
-  return reader;
-}
+import { ChannelType } from '../src/protocol/constants.ts';
+import { connectRawSession } from './raw-spice-client.ts';
 
 export interface SlowClient {
   /** Display bytes read so far. */
@@ -20,12 +14,9 @@ export interface SlowClient {
 
 /** Links main + display, then reads the display socket at `bytesPerSecond`. */
 export async function startSlowClient(port: number, bytesPerSecond: number): Promise<SlowClient> {
-  const main = await link(port, 1, 0);
-  const init = await main.read(6);
-  const body = await main.read(init.readUInt32LE(2));
-  const sessionId = body.readUInt32LE(0);
-  main.sock.write(encodeMiniHeader(104, 0)); // ATTACH_CHANNELS
-  const display = await link(port, 2, sessionId);
+  const session = await connectRawSession(port);
+  const main = session.main;
+  const display = await session.link(ChannelType.DISPLAY);
   // From now on read by hand, a little at a time: the kernel buffers fill and the server must hold back.
   display.sock.removeAllListeners('data');
   display.sock.pause();
@@ -45,8 +36,7 @@ export async function startSlowClient(port: number, bytesPerSecond: number): Pro
     bytesRead: () => read,
     close() {
       clearInterval(timer);
-      display.sock.destroy();
-      main.sock.destroy();
+      session.close();
     },
   };
 }

@@ -1,63 +1,14 @@
-import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ChannelType, LinkError, MsgInputs, MsgMain, MsgcInputs, MsgcMain } from '../src/protocol/constants.ts';
 import { encodeMiniHeader } from '../src/protocol/data-header.ts';
-import { MemoryStream } from './helpers/memory-stream.ts';
-import { encodeLinkHeader, encodeLinkMess, decodeLinkReply } from '../src/protocol/link.ts';
+import { link, makeServer as makeTestServer, stream } from './helpers/server-session.ts';
+import { encodeLinkHeader } from '../src/protocol/link.ts';
 import { WireReader } from '../src/protocol/wire.ts';
-import type { ChannelConnectRequest } from '../src/server/dispatcher.ts';
-import { RecordingInputSink } from '../src/server/input-sink.ts';
-import { SpiceServer, type HandoffStream } from '../src/server/spice-server.ts';
 import { setLogLevel } from '../src/util/logger.ts';
 
 setLogLevel('silent');
 
-function ticketFor(spki: Uint8Array, password: string): Uint8Array {
-  const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-  return new Uint8Array(publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from(password + '\0')));
-}
-
-const u32 = (v: number): Uint8Array => new Uint8Array(new Uint32Array([v]).buffer);
-
-async function link(
-  s: MemoryStream,
-  type: number,
-  connectionId: number,
-  password = '',
-): Promise<number> {
-  const mess = encodeLinkMess({ connectionId, channelType: type, channelId: 0, commonCaps: [0x9], channelCaps: [] });
-  s.clientSend(encodeLinkHeader(mess.byteLength));
-  s.clientSend(mess);
-  const header = new WireReader(await s.read(16));
-  header.u32();
-  header.u32();
-  header.u32();
-  const reply = decodeLinkReply(await s.read(header.u32()));
-  if (reply.error !== 0) return reply.error;
-  expect(reply.commonCaps).toEqual([0xb]);
-  s.clientSend(u32(1));
-  s.clientSend(ticketFor(reply.pubKey, password));
-  return new DataView((await s.read(4)).buffer).getUint32(0, true);
-}
-
-function makeServer(password: string | null = null) {
-  const connects: ChannelConnectRequest[] = [];
-  const disconnects: number[] = [];
-  const sink = new RecordingInputSink();
-  const server = SpiceServer.create({
-    password,
-    inputSink: sink,
-    absoluteMouse: true,
-    worker: {
-      connect: async (req) => void connects.push(req),
-      disconnect: async (id) => void disconnects.push(id),
-    },
-  });
-  return { server, sink, connects, disconnects };
-}
-
-let nextId = 1;
-const stream = (): MemoryStream => new MemoryStream(nextId++);
+const makeServer = (password: string | null = null) => makeTestServer({ password });
 
 describe('SpiceServer', () => {
   it('links main, answers INIT / ATTACH_CHANNELS / mouse mode, and releases the client on close', async () => {

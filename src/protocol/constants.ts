@@ -202,6 +202,18 @@ export const NotifyVisibility = { LOW: 0, MEDIUM: 1, HIGH: 2 } as const;
 
 /** Modifier bits in KEY_MODIFIERS / INPUTS_INIT. */
 export const KeyModifier = { SCROLL_LOCK: 1, NUM_LOCK: 2, CAPS_LOCK: 4 } as const;
+/** Every lock bit a client may send in KEY_MODIFIERS. */
+export const KEY_MODIFIERS_ALL = KeyModifier.SCROLL_LOCK | KeyModifier.NUM_LOCK | KeyModifier.CAPS_LOCK;
+
+/** SpiceMouseButton: the button of MOUSE_PRESS / MOUSE_RELEASE. */
+export const MouseButton = { LEFT: 1, MIDDLE: 2, RIGHT: 3, UP: 4, DOWN: 5, SIDE: 6, EXTRA: 7 } as const;
+
+/** SpiceMouseButtonMask: the bit of each button in a buttons_state (index = button - 1). */
+export function mouseButtonMask(button: number): number {
+  return button >= MouseButton.LEFT && button <= MouseButton.EXTRA ? 1 << (button - 1) : 0;
+}
+/** Every bit a buttons_state may carry. */
+export const MOUSE_BUTTON_MASK_ALL = 0x7f;
 
 /** spice-server's maximum password length (spice-gtk refuses longer before sending). */
 export const MAX_PASSWORD_LENGTH = 60;

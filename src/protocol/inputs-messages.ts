@@ -39,6 +39,32 @@ export function decodeKeyScancode(body: Uint8Array): { bytes: number[] } {
   return { bytes: Array.from(body) };
 }
 
+/**
+ * Splits a KEY_SCANCODE byte run into keys: an E0/E1 prefix and the byte after
+ * it, else one byte. A prefix with nothing after it is no key and is dropped.
+ */
+export function splitScancodeRun(bytes: readonly number[]): number[][] {
+  const keys: number[][] = [];
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    if (b === 0xe0 || b === 0xe1) {
+      if (i + 1 < bytes.length) keys.push([b, bytes[i + 1]!]);
+      i += 2;
+    } else {
+      keys.push([b]);
+      i += 1;
+    }
+  }
+  return keys;
+}
+
+/** Client side of KEY_DOWN / KEY_UP: the scancode bytes packed LSB first. */
+export function encodeKey(scancode: readonly number[]): Uint8Array {
+  const w = new WireWriter(4);
+  for (let i = 0; i < 4; i++) w.u8(scancode[i] ?? 0);
+  return w.finish();
+}
+
 export interface MouseMotion {
   dx: number;
   dy: number;
@@ -49,6 +75,11 @@ export interface MouseMotion {
 export function decodeMouseMotion(body: Uint8Array): MouseMotion {
   const r = new WireReader(body, 'MOUSE_MOTION');
   return { dx: r.i32('dx'), dy: r.i32('dy'), buttons: r.u16('buttons_state') };
+}
+
+/** Client side of MOUSE_MOTION. */
+export function encodeMouseMotion(m: MouseMotion): Uint8Array {
+  return new WireWriter(10).i32(m.dx).i32(m.dy).u16(m.buttons).finish();
 }
 
 export interface MousePosition {
@@ -63,6 +94,11 @@ export function decodeMousePosition(body: Uint8Array): MousePosition {
   return { x: r.u32('x'), y: r.u32('y'), buttons: r.u16('buttons_state'), displayId: r.u8('display_id') };
 }
 
+/** Client side of MOUSE_POSITION. */
+export function encodeMousePosition(p: MousePosition): Uint8Array {
+  return new WireWriter(11).u32(p.x).u32(p.y).u16(p.buttons).u8(p.displayId).finish();
+}
+
 export interface MouseButton {
   button: number;
   buttons: number;
@@ -71,4 +107,9 @@ export interface MouseButton {
 export function decodeMouseButton(body: Uint8Array, what: string): MouseButton {
   const r = new WireReader(body, what);
   return { button: r.u8('button'), buttons: r.u16('buttons_state') };
+}
+
+/** Client side of MOUSE_PRESS / MOUSE_RELEASE. */
+export function encodeMouseButton(b: MouseButton): Uint8Array {
+  return new WireWriter(3).u8(b.button).u16(b.buttons).finish();
 }

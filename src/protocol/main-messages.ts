@@ -25,6 +25,21 @@ export function encodeMainInit(m: MainInit): Uint8Array {
     .finish();
 }
 
+/** Client side of INIT (tests and tools that speak SPICE to the server). */
+export function decodeMainInit(body: Uint8Array): MainInit {
+  const r = new WireReader(body, 'MAIN_INIT');
+  return {
+    sessionId: r.u32('session_id'),
+    displayChannelsHint: r.u32('display_channels_hint'),
+    supportedMouseModes: r.u32('supported_mouse_modes'),
+    currentMouseMode: r.u32('current_mouse_mode'),
+    agentConnected: r.u32('agent_connected'),
+    agentTokens: r.u32('agent_tokens'),
+    multiMediaTime: r.u32('multi_media_time'),
+    ramHint: r.u32('ram_hint'),
+  };
+}
+
 export interface ChannelId {
   type: number;
   id: number;
@@ -41,12 +56,23 @@ export function encodeMouseMode(supported: number, current: number): Uint8Array 
   return new WireWriter(4).u16(supported).u16(current).finish();
 }
 
+/** Client side of MOUSE_MODE. */
+export function decodeMouseMode(body: Uint8Array): { supported: number; current: number } {
+  const r = new WireReader(body, 'MOUSE_MODE');
+  return { supported: r.u16('supported_modes'), current: r.u16('current_mode') };
+}
+
 export function encodeMultiMediaTime(time: number): Uint8Array {
   return new WireWriter(4).u32(time).finish();
 }
 
 export function decodeMouseModeRequest(body: Uint8Array): { mode: number } {
   return { mode: new WireReader(body, 'MOUSE_MODE_REQUEST').u16('mode') };
+}
+
+/** Client side of MOUSE_MODE_REQUEST. */
+export function encodeMouseModeRequest(mode: number): Uint8Array {
+  return new WireWriter(2).u16(mode).finish();
 }
 
 export function decodeAgentStart(body: Uint8Array): { numTokens: number } {

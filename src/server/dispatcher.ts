@@ -50,6 +50,12 @@ export interface RedWorkerStats {
   }>;
 }
 
+/** Size of a surface in pixels. */
+export interface SurfaceSize {
+  width: number;
+  height: number;
+}
+
 /** The RedWorker's side of the worker dispatcher. */
 export interface RedWorkerApi {
   /** `mediaClockEpoch`: the media clock's zero (wall-clock ms), for stamping video frames. */
@@ -78,6 +84,7 @@ export interface MainDispatcherApi {
 /** Main-thread handle on one RedWorker. */
 export class WorkerDispatcher {
   readonly remote: Comlink.Remote<RedWorkerApi>;
+  private primary: SurfaceSize | null = null;
 
   constructor(private readonly worker: Worker) {
     this.remote = Comlink.wrap<RedWorkerApi>(worker);
@@ -87,8 +94,16 @@ export class WorkerDispatcher {
     await this.remote.init(memory, Comlink.proxy(main), mediaClockEpoch);
   }
 
+  /** Every primary surface is made here, so this dispatcher knows its size (inputs are clamped to it). */
   createPrimary(width: number, height: number): Promise<void> {
+    // Known from now on: input that arrives while the worker switches already belongs to the new surface.
+    this.primary = { width, height };
     return this.remote.createPrimary(width, height);
+  }
+
+  /** The primary surface last created, or null before the first. */
+  primarySurface(): SurfaceSize | null {
+    return this.primary;
   }
 
   setImageCompression(mode: ImageCompression): Promise<void> {

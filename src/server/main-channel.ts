@@ -1,5 +1,5 @@
 /** MainChannelClient (spice-server main-channel-client.cpp): session greeting, channel list, mouse mode. */
-import { MsgMain, MsgcMain, NotifySeverity, NotifyVisibility, MsgCommon } from '../protocol/constants.ts';
+import { MouseMode, MsgMain, MsgcMain, NotifySeverity, NotifyVisibility, MsgCommon } from '../protocol/constants.ts';
 import { encodeNotify } from '../protocol/common-messages.ts';
 import {
   decodeAgentStart,
@@ -22,7 +22,8 @@ export interface MainChannelHost {
   readonly channels: readonly ChannelId[];
   /** The media clock in ms (kept below 2^31 for spice-html5). */
   multiMediaTime(): number;
-  requestMouseMode(mode: number): void;
+  /** Switches to `mode` if valid and supported; else returns why not. */
+  requestMouseMode(mode: number): string | null;
 }
 
 /** spice-server gives clients 10 agent tokens; we have no agent but keep the number sane. */
@@ -90,9 +91,13 @@ export class MainChannelClient extends RedChannelClient {
         // Lagged like MAIN_INIT's: spice-gtk sets its clock to it and drops stream frames stamped before that clock.
         this.send(MsgMain.MULTI_MEDIA_TIME, encodeMultiMediaTime(Math.max(0, this.host.multiMediaTime() - MM_TIME_LAG_MS)));
         break;
-      case MsgcMain.MOUSE_MODE_REQUEST:
-        this.host.requestMouseMode(decodeMouseModeRequest(body).mode);
+      case MsgcMain.MOUSE_MODE_REQUEST: {
+        const { mode } = decodeMouseModeRequest(body);
+        const refused = this.host.requestMouseMode(mode);
+        const kind = mode === MouseMode.SERVER || mode === MouseMode.CLIENT ? 'unsupported' : 'invalid';
+        if (refused) this.ignore(`MOUSE_MODE_REQUEST ${kind}`, `mouse mode request ${mode} ignored: ${refused}`);
         break;
+      }
       case MsgcMain.AGENT_START:
         decodeAgentStart(body); // validated; there is no guest agent to start
         break;

@@ -61,6 +61,8 @@ export abstract class RedChannelClient {
   private sendSerial = 0n;
   private disconnected = false;
   private readonly disconnectListeners: Array<(reason: string) => void> = [];
+  /** Kinds of ignored message already logged at warn (see {@link ignore}). */
+  private readonly ignoredKinds = new Set<string>();
 
   // ACK window (server-side flow control, spice-wire.md §4).
   private readonly ackWindow: number;
@@ -121,6 +123,19 @@ export abstract class RedChannelClient {
 
   /** A channel-specific message (type > 100). Throw ProtocolError for a malformed one. */
   protected abstract handleMessage(type: number, body: Uint8Array): void;
+
+  /**
+   * Logs why a client message was ignored: at warn the first time for each
+   * `kind` on this connection, after that at debug, so a client cannot flood the log.
+   */
+  protected ignore(kind: string, message: string): void {
+    if (this.ignoredKinds.has(kind)) {
+      this.log.debug(message);
+      return;
+    }
+    this.ignoredKinds.add(kind);
+    this.log.warn(`${message} (more like it are logged at debug level)`);
+  }
 
   /** Called once when the connection ends, for any reason. */
   protected onDisconnected(_reason: string): void {}

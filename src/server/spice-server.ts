@@ -11,7 +11,7 @@ import type { StreamOffer } from '../transport/relay-stream.ts';
 import { createLogger } from '../util/logger.ts';
 import { mediaTime } from '../util/media-clock.ts';
 import type { ByteStream } from './byte-stream.ts';
-import type { ChannelConnectRequest, MainDispatcherApi } from './dispatcher.ts';
+import type { ChannelConnectRequest, MainDispatcherApi, SurfaceSize } from './dispatcher.ts';
 import type { InputSink, KeyModifierSource } from './input-sink.ts';
 import { InputsChannelClient } from './inputs-channel.ts';
 import { MainChannelClient, type MainChannelHost } from './main-channel.ts';
@@ -34,6 +34,8 @@ export interface HandoffStream extends ByteStream {
 export interface WorkerChannels {
   connect(req: ChannelConnectRequest): Promise<void>;
   disconnect(sessionId: number): Promise<void>;
+  /** The primary surface now (null before the first): clients' pointer input is clamped to it. */
+  primarySurface(): SurfaceSize | null;
 }
 
 /** Decides on a client's decrypted ticket (null: it did not decrypt) for the connection `offer`. */
@@ -134,11 +136,24 @@ export class SpiceServer implements MainDispatcherApi {
     return mediaTime(this.mediaClockEpoch);
   }
 
-  requestMouseMode(mode: number): void {
+  /**
+   * A client asks for a mouse mode. Only SERVER or CLIENT, and only one the
+   * source supports, is taken; anything else is refused (the reason is
+   * returned for the caller to log) and never reaches other clients.
+   */
+  requestMouseMode(mode: number): string | null {
+    if (mode !== MouseMode.SERVER && mode !== MouseMode.CLIENT) {
+      return `expected ${MouseMode.SERVER} (server) or ${MouseMode.CLIENT} (client)`;
+    }
+    if ((this.supportedMouseModes & mode) === 0) {
+      return `the source supports only ${this.supportedMouseModes === MouseMode.SERVER ? 'server' : 'client'} mode now`;
+    }
     // Only answer real changes: both clients ask again after any MOUSE_MODE that lacks CLIENT.
-    if ((this.supportedMouseModes & mode) === 0 || mode === this.mode) return;
+    if (mode === this.mode) return null;
     this.mode = mode;
+    log.info(`mouse mode ${mode === MouseMode.CLIENT ? 'client (absolute)' : 'server (relative)'}, as a client asked`);
     for (const c of this.clients.values()) c.mcc.sendMouseMode(this.supportedMouseModes, mode);
+    return null;
   }
 
   onClientConnected(cb: (sessionId: number) => void): void {
@@ -255,9 +270,10 @@ export class SpiceServer implements MainDispatcherApi {
       return;
     }
     if (type === ChannelType.INPUTS) {
-      const icc = new InputsChannelClient(stream, base(client.sessionId), this.opts.inputSink, () =>
-        this.opts.inputSink.getKeyModifiers ? this.opts.inputSink.getKeyModifiers() : 0,
-      );
+      const icc = new InputsChannelClient(stream, base(client.sessionId), this.opts.inputSink, {
+        keyModifiers: () => this.opts.inputSink.getKeyModifiers?.() ?? 0,
+        primarySurface: () => this.opts.worker.primarySurface(),
+      });
       client.addChannel(icc);
       this.wire(reader, icc);
       log.info(`session ${client.sessionId}: inputs channel linked from ${who}`);

@@ -5,14 +5,11 @@
  */
 import * as Comlink from 'comlink';
 import type { InputSink, KeyModifierSource } from '../../server/input-sink.ts';
-import { KeyModifier } from '../../protocol/constants.ts';
+import { KeyModifier, MouseButton as Button } from '../../protocol/constants.ts';
 import { createLogger } from '../../util/logger.ts';
 import type { V86StartOptions, V86WorkerApi, V86WorkerStats } from './v86-api.ts';
 
 const log = createLogger('v86-source');
-
-/** SPICE button codes (spice-wire.md §9). */
-const Button = { LEFT: 1, MIDDLE: 2, RIGHT: 3, UP: 4, DOWN: 5 } as const;
 
 export interface V86SourceHooks {
   createPrimary(width: number, height: number): Promise<void>;

@@ -10,6 +10,7 @@ import v86WasmUrl from 'v86/build/v86.wasm?url';
 import { QxlDevice } from '../../qxl/qxl-device.ts';
 import { QxlProducer } from '../../qxl/qxl-producer.ts';
 import { createLogger } from '../../util/logger.ts';
+import { ps2MovePackets } from './ps2-mouse.ts';
 import { V86Display, type V86Vga } from './v86-display.ts';
 import type {
   GuestFramebuffer,
@@ -22,9 +23,6 @@ import type {
 } from './v86-api.ts';
 
 const log = createLogger('v86-worker');
-
-/** Largest movement one PS/2 mouse packet carries. */
-const PS2_MAX_DELTA = 255;
 
 /** Screen refresh: v86's own browser adapter redraws at display rate; 60 Hz here. */
 const PUMP_MS = 16;
@@ -183,18 +181,8 @@ export class V86Worker implements V86WorkerApi {
   mouseMotion(dx: number, dy: number): void {
     const e = this.emulator;
     if (!e) return;
-    // A PS/2 packet carries -256..255 per axis and v86 wraps larger deltas, so
-    // big moves go as several packets. v86 takes y growing upwards; SPICE downwards.
-    const steps = Math.max(1, Math.ceil(Math.max(Math.abs(dx), Math.abs(dy)) / PS2_MAX_DELTA));
-    let sentX = 0;
-    let sentY = 0;
-    for (let i = 1; i <= steps; i++) {
-      const x = Math.round((dx * i) / steps) - sentX;
-      const y = Math.round((dy * i) / steps) - sentY;
-      sentX += x;
-      sentY += y;
-      e.bus.send('mouse-delta', [x, -y]);
-    }
+    // Bounded per call (ps2MovePackets), whatever the input. v86 takes y growing upwards; SPICE downwards.
+    for (const [x, y] of ps2MovePackets(dx, dy)) e.bus.send('mouse-delta', [x, -y]);
   }
 
   mouseButtons(left: boolean, middle: boolean, right: boolean): void {
@@ -210,13 +198,15 @@ export class V86Worker implements V86WorkerApi {
     const s = this.display?.size;
     const e = this.emulator;
     if (!s || !e) return;
-    e.bus.send('mouse-absolute', [x, y, s.width, s.height]);
+    // The server clamps already; this keeps the worker's own API safe too.
+    const to = { x: Math.max(0, Math.min(s.width - 1, Math.trunc(x) || 0)), y: Math.max(0, Math.min(s.height - 1, Math.trunc(y) || 0)) };
+    e.bus.send('mouse-absolute', [to.x, to.y, s.width, s.height]);
     // The VMware pointer only queues the position: the guest's driver reads the
     // queue when the PS/2 mouse interrupts. So a PS/2 packet follows, as v86's
     // own browser adapter does: the relative move, or the unchanged buttons.
     const last = this.lastAbsolute;
-    this.lastAbsolute = { x, y };
-    if (last && (x !== last.x || y !== last.y)) this.mouseMotion(x - last.x, y - last.y);
+    this.lastAbsolute = to;
+    if (last && (to.x !== last.x || to.y !== last.y)) this.mouseMotion(to.x - last.x, to.y - last.y);
     else e.bus.send('mouse-click', this.buttons);
   }
 
