@@ -148,10 +148,22 @@ interface Opened {
   responses: Array<{ url: string; status: number }>;
 }
 
-/** Pages of the test that runs; closed after it, so the next one can host session "default". */
+/**
+ * Pages of the test that runs. After it they stop hosting first (the relay then
+ * frees the session names at once; a page that just vanished keeps its names
+ * reserved for a grace period), so the next test's page can host them.
+ */
 const contexts: BrowserContext[] = [];
 test.afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
+  for (const c of contexts.splice(0)) {
+    for (const p of c.pages()) {
+      await p.evaluate(async () => {
+        await window.example?.server?.stop();
+        await (document.getElementById('pattern') as (HTMLElement & { stop?: () => Promise<void> }) | null)?.stop?.();
+      });
+    }
+    await c.close();
+  }
 });
 
 async function openApp(browser: Browser, url: string): Promise<Opened> {

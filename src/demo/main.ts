@@ -1,6 +1,5 @@
 /** The demo page: hosts the default session on load and says how to connect. */
 import { SessionHost, type SourceSpec } from '../host/session-host.ts';
-import { tabSessionSecret } from '../host/launcher-credentials.ts';
 import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } from '../worker/image-encoder.ts';
 import { STREAMING_MODES, type StreamingMode } from '../worker/video-stream.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
@@ -104,7 +103,6 @@ async function start(spec: SourceSpec): Promise<SessionHost> {
   return SessionHost.start({
     relayUrl,
     session,
-    sessionSecret: tabSessionSecret(relayUrl, session),
     source: spec,
     imageCompression: choice<ImageCompression>('compression', IMAGE_COMPRESSIONS, env.VITE_SPICE_IMAGE_COMPRESSION, 'auto'),
     streaming: choice<StreamingMode>('streaming', STREAMING_MODES, env.VITE_SPICE_STREAMING, 'filter'),

@@ -14,7 +14,6 @@
  * why and fires `error`.
  */
 import type { SpiceSource } from '../api/spice-source.ts';
-import { tabSessionSecret } from '../host/launcher-credentials.ts';
 import { SessionHost, type SourceSpec } from '../host/session-host.ts';
 import { Region } from '../qxl/qxl-layout.ts';
 import { CanvasSource } from '../sources/canvas-source.ts';
@@ -176,7 +175,6 @@ export class SpiceServerElement extends HTMLElement {
         relayUrl: this.relay,
         session: this.session,
         ...(this.relayKey !== null ? { relayKey: this.relayKey } : {}),
-        sessionSecret: tabSessionSecret(this.relay, this.session),
         password: this.getAttribute('password') || null,
         source,
         viewOnly: this.hasAttribute('view-only'),

@@ -54,15 +54,16 @@ export async function launcherCredentials(): Promise<LauncherCredentials | null>
 }
 
 /**
- * The secret this tab registers its session with, kept in sessionStorage
- * (this origin and this tab only) so a reload gets the same session name back
- * within the relay's grace period.
+ * The secret this origin's pages register a session with, kept in
+ * localStorage (this origin only) so that a reload, or the page opened again
+ * in a new tab, gets the session name back at once instead of waiting out the
+ * relay's grace period. A second tab serving the same session takes it over.
  */
-export function tabSessionSecret(relayUrl: string, session: string): string {
+export function storedSessionSecret(relayUrl: string, session: string): string {
   const name = `spice-web-server:secret:${relayUrl}:${session}`;
   let storage: Storage | null = null;
   try {
-    storage = globalThis.sessionStorage ?? null;
+    storage = globalThis.localStorage ?? null;
   } catch {
     /* storage refused (sandboxed frame): a fresh secret each load */
   }

@@ -17,7 +17,7 @@ import { RelayHost, type RelayHostStatus } from '../transport/relay-host.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
 import { addLogListener, createLogger } from '../util/logger.ts';
 import { checkPassword } from '../server/ticket.ts';
-import { launcherCredentials } from './launcher-credentials.ts';
+import { launcherCredentials, storedSessionSecret } from './launcher-credentials.ts';
 import type { SpiceSource } from '../api/spice-source.ts';
 import { SessionDisplay } from '../api/spice-display.ts';
 import type { ImageCompression } from '../worker/image-encoder.ts';
@@ -51,8 +51,9 @@ export interface SessionHostOptions {
   relayKey?: string | null;
   /**
    * Proves to the relay that this page owns the session when it registers
-   * again (after a drop or a reload). Keep it across reloads (e.g. in
-   * sessionStorage) to get the session name back; random if absent.
+   * again (after a drop or a reload), so the relay gives the name back.
+   * Default: one kept in this origin's localStorage (a random one where there
+   * is none).
    */
   sessionSecret?: string;
   /** Default: the test pattern at 1024x768. A {@link SpiceSource} object plugs in your own emulator or canvas. */
@@ -180,7 +181,7 @@ export class SessionHost {
       relayUrl: opts.relayUrl,
       session: opts.session ?? 'default',
       relayKey: opts.relayKey === undefined ? ((await launcherCredentials())?.relayKey ?? null) : opts.relayKey,
-      ...(opts.sessionSecret ? { secret: opts.sessionSecret } : {}),
+      secret: opts.sessionSecret ?? storedSessionSecret(opts.relayUrl, opts.session ?? 'default'),
     });
     const localPassword = opts.password ?? null;
     if (relay.ticketCheck === 'relay' && localPassword) {
