@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { comparePixels, freePort, run, spicyScreenshot } from './harness.ts';
-import { expectedFrame } from './pages.ts';
+import { expectedFrame, readCanvasRgb } from './pages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** Distinctive, so any leak is found by a plain search. */
@@ -123,6 +123,21 @@ test('npm start --password-file: the page works, and no served file, URL, proces
     await expect.poll(app.out, { timeout: 10_000 }).toMatch(/authentication failed for tcp client 127\.0\.0\.1:\d+ session=default: wrong password/);
     // The page's own warning reached this output through the relay.
     await expect.poll(app.out, { timeout: 10_000 }).toMatch(/page session=default: \[spice-server\] link refused/);
+
+    // The demo's web-client link carries no password: spice-html5's page asks for it, then shows the picture.
+    const client = await ctx.newPage();
+    await client.goto(new URL((await page.locator('#web-client').getAttribute('href'))!, url).toString());
+    await expect(client.locator('#login')).toBeVisible({ timeout: 20_000 });
+    await client.fill('#password', PASSWORD);
+    await client.click('#login button');
+    await expect
+      .poll(async () => {
+        const c = await readCanvasRgb(client, '#spice_surface_0');
+        return c ? comparePixels(c.rgb, expectedFrame(frame), c.width).diff : -1;
+      }, { timeout: 20_000 })
+      .toBe(0);
+    await expect(client.locator('#login')).toBeHidden();
+    expect(client.url()).not.toContain(PASSWORD);
 
     expect(bodies.length).toBeGreaterThan(10);
     for (const b of bodies) expect(b.body.includes(PASSWORD), `${b.url} holds the password`).toBe(false);

@@ -1,6 +1,9 @@
 /**
  * A page that runs the real spice-html5 client (npm @spice-project/spice-html5)
- * against a relay URL: `client.html?url=ws://127.0.0.1:8765/spice/default&password=…`.
+ * against a relay URL: `client.html?url=ws://127.0.0.1:8765/spice/default`.
+ * It connects at once; when the session wants a password, the page asks for
+ * it in a form (a `password=` query parameter still works, for scripts, and
+ * is dropped from the address bar at once).
  */
 import * as SpiceHtml5 from '@spice-project/spice-html5/src/main.js';
 
@@ -17,7 +20,12 @@ declare global {
 
 const params = new URLSearchParams(location.search);
 const url = params.get('url') ?? `ws://${location.hostname}:8765/spice/default`;
-const password = params.get('password') ?? '';
+if (params.has('password')) {
+  // Keep it out of the history and of anything that shows this page's address.
+  const clean = new URL(location.href);
+  clean.searchParams.delete('password');
+  history.replaceState(null, '', clean);
+}
 const state: Html5ClientState = { connected: false, errors: [] };
 
 function showState(text: string, kind: 'ok' | 'error'): void {
@@ -27,21 +35,44 @@ function showState(text: string, kind: 'ok' | 'error'): void {
 }
 
 document.getElementById('target')!.textContent = url;
+const login = document.getElementById('login') as HTMLFormElement;
+const passwordInput = document.getElementById('password') as HTMLInputElement;
 
-const conn = new SpiceHtml5.SpiceMainConn({
-  uri: url,
-  password,
-  screen_id: 'spice-screen',
-  message_id: 'messages',
-  onerror: (e: unknown) => {
-    state.errors.push(e instanceof Error ? e.message : String(e));
-    // spice-html5 also reports a closed socket here, as a bare Event.
-    showState(e instanceof Error ? e.message : 'disconnected', 'error');
-  },
-  onsuccess: () => {
-    state.connected = true;
-    showState('connected', 'ok');
-  },
+let conn: { stop(): void } | null = null;
+
+function connect(password: string): void {
+  conn?.stop();
+  showState('connecting…', 'ok');
+  let linked = false;
+  conn = new SpiceHtml5.SpiceMainConn({
+    uri: url,
+    password,
+    screen_id: 'spice-screen',
+    message_id: 'messages',
+    onerror: (e: unknown) => {
+      state.errors.push(e instanceof Error ? e.message : String(e));
+      // spice-html5 also reports a closed socket here, as a bare Event.
+      showState(e instanceof Error ? e.message : 'disconnected', 'error');
+      if (!linked) {
+        // Refused before the session started: most likely a password is needed, or a wrong one was given.
+        login.hidden = false;
+        passwordInput.focus();
+      }
+    },
+    onsuccess: () => {
+      linked = true;
+      state.connected = true;
+      login.hidden = true;
+      showState('connected', 'ok');
+    },
+  });
+}
+
+login.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  connect(passwordInput.value);
+  passwordInput.value = '';
 });
 
-window.spiceClient = Object.assign(state, { stop: () => conn.stop() });
+connect(params.get('password') ?? '');
+window.spiceClient = Object.assign(state, { stop: () => conn?.stop() });
