@@ -186,6 +186,8 @@ export class SessionHost {
     const localPassword = opts.password ?? null;
     if (relay.ticketCheck === 'relay' && localPassword) {
       log.warn('the relay checks tickets against its own password; the password given to this page is not used');
+    } else if (relay.ticketCheck === 'page' && !localPassword) {
+      log.warn(`session "${relay.session}" has no password: anyone who can reach the relay may watch and type`);
     }
     // The relay either holds the password (it decides) or hears the outcome (it logs and throttles).
     server.setTicketChecker(async (offer, given) => {
