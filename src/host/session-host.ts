@@ -183,6 +183,10 @@ export class SessionHost {
       relayKey: opts.relayKey === undefined ? ((await launcherCredentials())?.relayKey ?? null) : opts.relayKey,
       secret: opts.sessionSecret ?? storedSessionSecret(opts.relayUrl, opts.session ?? 'default'),
     });
+    // Warnings and errors reach the relay operator's log (never secrets: nothing here logs them).
+    host.stopLogForwarding = addLogListener((level, scope, message) => {
+      if ((level === 'warn' || level === 'error') && scope !== 'relay-host') relay.forwardLog(level, `[${scope}] ${message}`);
+    });
     const localPassword = opts.password ?? null;
     if (relay.ticketCheck === 'relay' && localPassword) {
       log.warn('the relay checks tickets against its own password; the password given to this page is not used');
@@ -195,10 +199,6 @@ export class SessionHost {
       const verdict = await checkPassword(given, localPassword);
       relay.reportAuth(offer.stream, verdict.ok, verdict.ok ? undefined : verdict.reason);
       return verdict;
-    });
-    // Warnings and errors reach the relay operator's log (never secrets: nothing here logs them).
-    host.stopLogForwarding = addLogListener((level, scope, message) => {
-      if ((level === 'warn' || level === 'error') && scope !== 'relay-host') relay.forwardLog(level, `[${scope}] ${message}`);
     });
     relay.onStream((offer) => {
       RelayStream.attach(offer).then(
