@@ -35,11 +35,29 @@ export function explain(e: unknown, ctx: { relayUrl: string; session: string }):
         fix: 'Close the other tab and reload, or open this page with `?session=another-name`.',
       };
     }
+    if (/reserved for the page that hosted it/.test(message)) {
+      return {
+        title: `Session "${ctx.session}" is kept for the page that served it a moment ago`,
+        detail: 'A page that drops off keeps its session name for 30 seconds so nobody can take it while it comes back.',
+        fix: 'Wait half a minute and reload, or open this page with `?session=another-name`.',
+      };
+    }
+    if (/relay key/.test(message)) {
+      return {
+        title: 'The relay does not let this page host',
+        detail: `${message}. Only pages holding the relay's key may serve sessions on it.`,
+        fix: 'Open the page at the address `npm start` or `npm run host` prints (it hands the key over by itself); a relay of your own prints which file holds its key.',
+      };
+    }
     if (e.code === 1006 || /connection closed/.test(message)) {
       return {
-        title: 'The relay cannot be reached',
-        detail: `Nothing answered at ${ctx.relayUrl}. Clients meet the page through this relay, so nothing can be served.`,
-        fix: 'Start it with `npm start` (page and relay together) and open the address it prints; with other ports, pass `?relay=ws://HOST:PORT`.',
+        title: 'The relay cannot be reached, or refused this page',
+        detail:
+          `Nothing answered at ${ctx.relayUrl}, or the relay does not accept pages from ${location.origin}. ` +
+          'Clients meet the page through this relay, so nothing can be served.',
+        fix:
+          'Start it with `npm start` (page and relay together) and open the address it prints; with other ports, pass `?relay=ws://HOST:PORT`; ' +
+          'a relay of your own must allow this origin (`--allowed-origin`).',
       };
     }
     return { title: 'The relay refused this page', detail: message };
