@@ -309,16 +309,17 @@ export class RelayServer {
 
   /** Admits an unauthenticated connection, or logs why not and returns null. */
   private admit(address: string, what: string, evict: (reason: string) => void): Pending | null {
-    const pending: Pending = { pass: null as unknown as AdmissionPass, onEvict: evict };
+    // Only later arrivals or the deadline evict, so `pending` is set by the time this runs.
+    let pending: Pending | null = null;
     const r = this.admission.admit(address, (reason) => {
       log.info(`${what} dropped: ${reason}`);
-      pending.onEvict(reason);
+      pending?.onEvict(reason);
     });
     if (!r.ok) {
       this.logRefusal(`${what} refused: ${r.reason}`);
       return null;
     }
-    (pending as { pass: AdmissionPass }).pass = r.pass;
+    pending = { pass: r.pass, onEvict: evict };
     return pending;
   }
 
