@@ -64,6 +64,8 @@ export class RelayedStream {
   private state: State = 'admitting';
   private authed = false;
   private preambleDone = false;
+  /** Bytes of the opening link request, once its header is in. */
+  private preambleLength: number | null = null;
   private page: WebSocket | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -103,10 +105,6 @@ export class RelayedStream {
   authenticated(): void {
     this.authed = true;
     this.ctx.pass.authenticated();
-  }
-
-  get isAuthenticated(): boolean {
-    return this.authed;
   }
 
   /** Ends the stream because the relay must let it go (limits, deadlines). */
@@ -243,8 +241,10 @@ export class RelayedStream {
       return;
     }
     if (this.state === 'admitting' && !this.preambleDone) {
-      const need = linkPreambleLength(this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending));
-      if (need !== null && this.pendingBytes >= need) {
+      // The header says how long the request is: look once, then only count (a client
+      // sending one byte per packet must not make us re-read what came before).
+      this.preambleLength ??= linkPreambleLength(this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending));
+      if (this.preambleLength !== null && this.pendingBytes >= this.preambleLength) {
         // Hold further bytes in the kernel until the page takes the stream.
         this.preambleDone = true;
         this.client.pause();
