@@ -94,6 +94,17 @@ describe('clientAddresses', () => {
     expect(a.native).toBeNull();
     expect(new URL(a.webClient).searchParams.has('password')).toBe(false);
   });
+
+  it('gives the TLS address and wss:// with the relay on TLS', () => {
+    const a = clientAddresses(
+      { relayUrl: 'wss://10.0.0.2:8765', session: 'default', passwordRequired: true, tcpPort: null, tlsPort: 5901, clientPath: '/spice/default' },
+      'https://10.0.0.2:5173/',
+    );
+    expect(a.native).toBeNull();
+    expect(a.nativeTls).toBe('spice://10.0.0.2?tls-port=5901');
+    expect(a.webSocket).toBe('wss://10.0.0.2:8765/spice/default');
+    expect(new URL(a.webClient).searchParams.get('url')).toBe('wss://10.0.0.2:8765/spice/default');
+  });
 });
 
 describe('preloadSource', () => {

@@ -15,7 +15,7 @@ import { setUpVmControls } from './vm-panel.ts';
 
 const log = createLogger('demo');
 const params = new URLSearchParams(location.search);
-const relayUrl = params.get('relay') ?? `ws://${location.hostname || '127.0.0.1'}:8765`;
+const relayUrl = params.get('relay') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hostname || '127.0.0.1'}:8765`;
 const session = params.get('session') ?? 'default';
 setLogLevel((params.get('log') as LogLevel | null) ?? 'info');
 
@@ -148,6 +148,7 @@ async function main(): Promise<void> {
       passwordRequired: host.relay.ticketCheck === 'relay',
       tcpPort: host.relay.tcpPort,
       clientPath: host.relay.clientPath,
+      tlsPort: host.relay.tlsPort,
     });
     state(`serving session "${session}"`, 'ok');
     host.onRelayStatus((s) => {
