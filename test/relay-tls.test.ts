@@ -4,7 +4,9 @@
  * clients that do not trust the CA refused, and the CLI's TLS flags.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -169,6 +171,8 @@ describe('RelayServer with TLS', () => {
       }
     })();
     expect(err?.message).toMatch(/^TLS: expected a PEM certificate and its matching private key/);
+    // The CA's key is a real key, but not this certificate's.
+    expect(() => new RelayServer({ tls: { cert: ca.cert, key: readFileSync(join(ca.dir, 'ca.key')) } })).toThrow(/key values mismatch/);
   });
 
   it('drops a plain SPICE client on the TLS port with one line naming it, and logs no part of the key', async () => {
