@@ -5,9 +5,11 @@
  * no interface of the machine is involved. Over plain http such a page is no
  * secure context and could not host at all; over https it does. From the root
  * namespace, spicy-screenshot (TLS port) and spice-html5 (https + wss) then see
- * the test pattern pixel for pixel. All traffic stays on the veth pair.
+ * the test pattern pixel for pixel. Off loopback a password is required: it
+ * goes to the host through SPICE_PASSWORD. All traffic stays on the veth pair.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ const ROOT = join(import.meta.dirname, '..');
 const NS = `spws-tls-${process.pid}`;
 const VETH_HOST = `spwh${process.pid % 100000}`;
 const VETH_NS = `spwn${process.pid % 100000}`;
+const PASSWORD = randomBytes(9).toString('base64url');
 
 let subnet = '';
 let guestIp = '';
@@ -94,7 +97,7 @@ test.beforeAll(async () => {
     'ip',
     ['netns', 'exec', NS, process.execPath, 'scripts/run.mjs', 'scripts/host.ts', '--headless', '--host', guestIp,
       '--tls-cert', ca.certFile, '--tls-key', ca.keyFile, '--tcp-port', 'off'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPICE_PASSWORD: PASSWORD } },
   );
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -127,6 +130,7 @@ test('over plain http the same address cannot host (no secure context): npm run 
     ['netns', 'exec', NS, process.execPath, join(ROOT, 'scripts/run.mjs'), join(ROOT, 'scripts/host.ts'), '--headless', '--host', guestIp,
       '--port', '5174', '--relay-port', '8766', '--tcp-port', 'off'],
     90_000,
+    { SPICE_PASSWORD: PASSWORD },
   );
   expect(r.code, r.stdout + r.stderr).toBe(2);
   expect(r.stderr).toContain('not a secure context');
@@ -137,7 +141,9 @@ test('npm run host prints the https, wss and TLS addresses of the namespace addr
   expect(out).toContain(`over TLS:     remote-viewer "spice://${guestIp}?tls-port=5901" --spice-ca-file=CA.pem`);
   expect(out).toContain(`spice-html5:  wss://${guestIp}:8765/spice/default`);
   expect(out).toContain(`web client:   https://${guestIp}:5173/client.html?url=`);
+  expect(out).toContain('password:     required');
   expect(out).not.toContain(ca!.key.toString().split('\n')[1]!);
+  expect(out).not.toContain(PASSWORD);
   expect(await httpsStatus(`https://${guestIp}:5173/`, ca!.caCert)).toBe(200);
   expect(await httpsStatus(`https://${guestIp}:5173/@fs${ca!.keyFile}`, ca!.caCert)).toBe(403);
 });
@@ -149,7 +155,7 @@ test('spicy-screenshot over TLS to the namespace address shows the pattern pixel
   await expect
     .poll(
       async () => {
-        const { image, result } = await spicyScreenshot(5901, undefined, { host: guestIp, tls: true, env: spiceGtkEnv(home, ca!.caFile) });
+        const { image, result } = await spicyScreenshot(5901, PASSWORD, { host: guestIp, tls: true, env: spiceGtkEnv(home, ca!.caFile) });
         last = image;
         err = result.stderr;
         return image ? diffFromOwnFrame(image) : -1;
@@ -158,9 +164,10 @@ test('spicy-screenshot over TLS to the namespace address shows the pattern pixel
     )
     .toBe(0);
   expect([last!.width, last!.height]).toEqual([1024, 768]);
-  // Without the CA the same client is refused.
-  const refused = await spicyScreenshot(5901, undefined, { host: guestIp, tls: true, env: spiceGtkEnv(home, null) });
+  // Without the CA the same client is refused in the TLS handshake, password or not.
+  const refused = await spicyScreenshot(5901, PASSWORD, { host: guestIp, tls: true, env: spiceGtkEnv(home, null) });
   expect(refused.image).toBeNull();
+  expect(refused.result.stderr).toMatch(/certificate verification/i);
 });
 
 test('spice-html5 from https://10.231.X.2 over wss:// shows the pattern pixel for pixel', async () => {
@@ -170,7 +177,10 @@ test('spice-html5 from https://10.231.X.2 over wss:// shows the pattern pixel fo
   page.on('pageerror', (e) => client.logs.push(`pageerror: ${e.message}`));
   try {
     const wsUrl = `wss://${guestIp}:8765/spice/default`;
-    await page.goto(`https://${guestIp}:5173/client.html?url=${encodeURIComponent(wsUrl)}`);
+    const url = new URL(`https://${guestIp}:5173/client.html`);
+    url.searchParams.set('url', wsUrl);
+    url.searchParams.set('password', PASSWORD);
+    await page.goto(url.toString());
     expect(await page.evaluate(() => window.isSecureContext)).toBe(true);
     await expect
       .poll(
