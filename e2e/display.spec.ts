@@ -5,7 +5,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { comparePixels, spicyScreenshot, type Stack } from './harness.ts';
-import { useHostedSession, expectedFrame, hostStats, openHtml5, pauseAndSettle, readHtml5Canvas, resume } from './pages.ts';
+import { useHostedSession, expectCanvasEquals, expectedFrame, hostStats, openHtml5, pauseAndSettle, readHtml5Canvas, resume } from './pages.ts';
 
 const session = useHostedSession();
 const stack = (): Stack => session.stack();
@@ -27,19 +27,7 @@ test('spice-html5 shows the test pattern, first frame and later updates, pixel f
   await client.page.waitForTimeout(1500);
   const frame = await pauseAndSettle(session.host());
   expect(frame).toBeGreaterThan(0);
-  const expected = expectedFrame(frame);
-  let last = { diff: -1, first: '' };
-  await expect
-    .poll(
-      async () => {
-        const c = await readHtml5Canvas(client);
-        if (!c) return -1;
-        last = comparePixels(c.rgb, expected, c.width);
-        return last.diff;
-      },
-      { timeout: 10_000, message: `canvas differs from frame ${frame}` },
-    )
-    .toBe(0);
+  await expectCanvasEquals(client, expectedFrame(frame), `frame ${frame}`);
   expect(client.logs.filter((l) => l.startsWith('pageerror'))).toEqual([]);
   // The main channel's NOTIFY greeting is printed by spice-html5.
   await expect(client.page.locator('#messages')).toContainText('Connected to spice-web-server');

@@ -7,8 +7,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
 import { RelayServer, type RelayServerOptions } from '../src/relay/relay-server.ts';
+import type { TlsCredentials } from '../src/relay/tls-listener.ts';
 import { launcherCredentialsPlugin } from '../scripts/page-server.ts';
 import { setLogLevel } from '../src/util/logger.ts';
 
@@ -16,6 +18,8 @@ export interface Stack {
   relay: RelayServer;
   relayPort: number;
   tcpPort: number;
+  /** The SPICE TLS port when started with `tls`, else null. */
+  tlsPort: number | null;
   vite: ViteDevServer;
   baseUrl: string;
   relayUrl: string;
@@ -45,30 +49,40 @@ export async function portIsFree(port: number): Promise<boolean> {
 /**
  * Starts a relay (on free ports unless `want` names them) and a Vite server for
  * the pages, set up as the launcher does: the relay allows the page server's
- * origin, and the page server hands its pages the relay key.
+ * origin, and the page server hands its pages the relay key. With `tls` the
+ * pages are https, the relay wss and a SPICE TLS port opens.
  */
-export async function startStack(want: { relay?: number; tcp?: number; relayOptions?: RelayServerOptions } = {}): Promise<Stack> {
+export async function startStack(
+  want: { relay?: number; tcp?: number; relayOptions?: RelayServerOptions; tls?: TlsCredentials } = {},
+): Promise<Stack> {
   setLogLevel(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn');
-  const relay = new RelayServer({ host: '127.0.0.1', port: want.relay ?? 0, tcpPort: want.tcp ?? 0, ...want.relayOptions });
+  const relay = new RelayServer({
+    host: '127.0.0.1',
+    port: want.relay ?? 0,
+    tcpPort: want.tcp ?? 0,
+    ...want.relayOptions,
+    ...(want.tls && { tls: want.tls, tlsPort: 0 }),
+  });
   const ports = await relay.start();
   const vitePort = await freePort();
   const vite = await createServer({
     configFile: join(import.meta.dirname, '..', 'vite.config.ts'),
     root: join(import.meta.dirname, '..'),
     logLevel: 'warn',
-    server: { host: '127.0.0.1', port: vitePort, strictPort: true, hmr: false },
+    server: { host: '127.0.0.1', port: vitePort, strictPort: true, hmr: false, ...(want.tls && { https: want.tls }) },
     plugins: [launcherCredentialsPlugin(() => ({ relayKey: relay.relayKey }))],
   });
   await vite.listen();
-  const baseUrl = `http://127.0.0.1:${vitePort}`;
+  const baseUrl = `${want.tls ? 'https' : 'http'}://127.0.0.1:${vitePort}`;
   relay.allowOrigin(baseUrl);
   return {
     relay,
     relayPort: ports.port,
     tcpPort: ports.tcpPort!,
+    tlsPort: ports.tlsPort,
     vite,
     baseUrl,
-    relayUrl: `ws://127.0.0.1:${ports.port}`,
+    relayUrl: relay.url,
     async stop() {
       await vite.close();
       await relay.stop();
@@ -132,17 +146,28 @@ export function parsePpm(data: Uint8Array): RgbImage {
   return { width, height, rgb };
 }
 
-/** Runs spicy-screenshot against the relay's TCP port; returns the image or the failure. */
+/** Where and how {@link spicyScreenshot} connects besides plain TCP to loopback. */
+export interface SpicyScreenshotOptions {
+  /** Server address; default 127.0.0.1. */
+  host?: string;
+  /** `port` is the SPICE TLS port (spicy-screenshot -s). */
+  tls?: boolean;
+  /** Added to the environment, e.g. SSL_CERT_FILE (see e2e/tls.ts for why). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Runs spicy-screenshot against the relay's TCP (or TLS) port; returns the image or the failure. */
 export async function spicyScreenshot(
   port: number,
   password?: string,
+  opts: SpicyScreenshotOptions = {},
 ): Promise<{ image: RgbImage | null; result: RunResult }> {
   const dir = await mkdtemp(join(tmpdir(), 'spicy-'));
   const out = join(dir, 'shot.ppm');
   try {
-    const args = ['-h', '127.0.0.1', '-p', String(port), '-o', out];
+    const args = ['-h', opts.host ?? '127.0.0.1', opts.tls ? '-s' : '-p', String(port), '-o', out];
     if (password !== undefined) args.push('-w', password);
-    const result = await run('spicy-screenshot', args, 30_000);
+    const result = await run('spicy-screenshot', args, 30_000, opts.env);
     if (result.code !== 0) return { image: null, result };
     return { image: parsePpm(new Uint8Array(await readFile(out))), result };
   } finally {
@@ -297,4 +322,32 @@ export function diffBox(a: Uint8Array, b: Uint8Array, w: number): { left: number
     }
   }
   return box;
+}
+
+/**
+ * Waits until a native viewer shows `expected` (w×h R,G,B) on the X screen, every pixel
+ * equal except within one cursor-sized box: the X server draws its pointer (the SPICE
+ * cursor in client mouse mode) into the framebuffer. Returns where the picture sits.
+ */
+export async function expectViewerShows(xvfb: Xvfb, expected: Uint8Array, w = 1024, h = 768): Promise<{ x: number; y: number }> {
+  let where: { x: number; y: number } | null = null;
+  await expect
+    .poll(
+      async () => {
+        where = locate(await xvfb.grab(), expected, w);
+        return where !== null;
+      },
+      { timeout: 30_000, message: 'the first row of the frame never appeared on the X screen' },
+    )
+    .toBe(true);
+  await expect
+    .poll(
+      async () => {
+        const box = diffBox(crop(await xvfb.grab(), where!.x, where!.y, w, h), expected, w);
+        return box === null || (box.right - box.left <= 32 && box.bottom - box.top <= 32);
+      },
+      { timeout: 15_000, message: 'the viewer\'s picture differs from the frame' },
+    )
+    .toBe(true);
+  return where!;
 }

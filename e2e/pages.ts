@@ -2,7 +2,7 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { renderTestPattern } from '../src/sources/test-pattern.ts';
 import type { VgaTextDump } from '../src/sources/v86/v86-api.ts';
-import { startStack, xrgbToRgb, type Stack } from './harness.ts';
+import { comparePixels, startStack, xrgbToRgb, type Stack } from './harness.ts';
 
 export interface HostPage {
   page: Page;
@@ -96,6 +96,19 @@ export async function openHtml5(browser: Browser, stack: Stack, password?: strin
   if (password !== undefined) url.searchParams.set('password', password);
   await page.goto(url.toString());
   return { page, logs };
+}
+
+/** Waits until spice-html5's canvas equals `expected` (R,G,B) pixel for pixel; `what` names it for the failure. */
+export async function expectCanvasEquals(client: ClientPage, expected: Uint8Array, what: string, timeout = 10_000): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        const c = await readHtml5Canvas(client);
+        return c ? comparePixels(c.rgb, expected, c.width).diff : -1;
+      },
+      { timeout, message: `canvas differs from ${what}` },
+    )
+    .toBe(0);
 }
 
 /** Reads spice-html5's primary canvas (or another canvas of a page, by id) as R,G,B bytes (null until it exists). */

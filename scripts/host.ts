@@ -31,7 +31,7 @@ try {
       handleSIGINT: false,
       handleSIGTERM: false,
       handleSIGHUP: false,
-      args: o.headless ? CHROMIUM_ARGS : CHROMIUM_ARGS.filter((a) => a !== '--headless'),
+      args: [...(o.headless ? CHROMIUM_ARGS : CHROMIUM_ARGS.filter((a) => a !== '--headless')), ...s.chromiumTrustArgs],
     });
     const page = await browser.newPage();
     const url = new URL(s.pageUrl);
@@ -58,6 +58,7 @@ try {
   process.stdout.write(
     `\nspice-web-server is hosting session "${o.session}" in ${o.headless ? 'headless ' : ''}Chromium, serving ${serving}\n` +
       `  remote-viewer ${s.nativeUrl ?? '(TCP off)'}\n` +
+      (s.tlsUrl ? `  over TLS:     remote-viewer "${s.tlsUrl}" --spice-ca-file=CA.pem\n` : '') +
       `  spice-html5:  ${s.webSocketUrl}\n` +
       `  web client:   ${new URL('/client.html', s.pageUrl).toString()}?url=${encodeURIComponent(s.webSocketUrl)}\n` +
       (o.password ? `  password:     required\n` : '') +

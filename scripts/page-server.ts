@@ -40,7 +40,8 @@ export function credentialsRefusal(req: IncomingMessage): string | null {
   if (!isLoopbackHost(local) || !isLoopbackHost(remote)) {
     return 'the relay key is handed out on loopback only; give it to pages elsewhere yourself';
   }
-  const host = req.headers.host ?? '';
+  // HTTP/2 (Vite's https server speaks it) names the host in :authority instead of Host.
+  const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
   let hostname = '';
   try {
     hostname = new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '');

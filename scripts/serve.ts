@@ -6,6 +6,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { RelayServer } from '../src/relay/relay-server.ts';
+import { loadTlsFiles, spkiSha256 } from '../src/relay/tls-listener.ts';
 import { isLoopbackHost, urlHost } from '../src/relay/net-util.ts';
 import { launcherCredentialsPlugin } from './page-server.ts';
 import { readSecretFile, resolveRelayKey } from '../src/relay/secret-files.ts';
@@ -43,6 +44,11 @@ export interface ServeOptions {
   imageCompression: string | null;
   streaming: string | null;
   jpeg: string | null;
+  /** `--tls-cert` / `--tls-key` (both or neither): https page, wss relay, SPICE TLS port. */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** SPICE TLS port with TLS on; null = off. */
+  tlsPort: number | null;
 }
 
 /** The catalogued guests, plus "bios" (SeaBIOS with no disk). */
@@ -86,6 +92,10 @@ export const SERVE_HELP = `Options:
                        lossy JPEG for photo-like areas (default auto: only to clients that
                        read slower than 10 Mbit/s; such areas are resent losslessly once
                        they stay unchanged for a second)
+  --tls-cert FILE      PEM certificate: the page is served over https, the relay over
+  --tls-key FILE       wss (same ports), and a SPICE TLS port opens; the key is its
+                       private key (read by this process only, never served or logged)
+  --tls-port N|off     SPICE TLS port for remote-viewer/spicy (default 5901 with TLS)
   --log-level LEVEL    debug | info | warn | error (default info)
   -h, --help           show this help
 `;
@@ -113,6 +123,9 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     imageCompression: null,
     streaming: null,
     jpeg: null,
+    tlsCert: null,
+    tlsKey: null,
+    tlsPort: 5901,
   };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
@@ -221,9 +234,23 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
       case '--log-level':
         o.logLevel = (value() ?? 'info') as LogLevel;
         break;
+      case '--tls-cert':
+        o.tlsCert = value() || null;
+        break;
+      case '--tls-key':
+        o.tlsKey = value() || null;
+        break;
+      case '--tls-port': {
+        const v = value();
+        o.tlsPort = v === 'off' ? null : num(flag, v);
+        break;
+      }
       default:
         throw new Error(`unknown option "${argv[i]}" (see --help)`);
     }
+  }
+  if ((o.tlsCert === null) !== (o.tlsKey === null)) {
+    throw new Error(`--tls-cert and --tls-key: expected both, got only ${o.tlsCert === null ? '--tls-key' : '--tls-cert'}`);
   }
   const fromEnv = process.env.SPICE_PASSWORD;
   if (o.passwordFrom === null && fromEnv) {
@@ -240,7 +267,11 @@ export interface Served {
   /** The key pages need to host on the relay; hand it to the page, never print it. */
   relayKey: string | null;
   nativeUrl: string | null;
+  /** `spice://HOST?tls-port=N` with TLS on, else null. */
+  tlsUrl: string | null;
   webSocketUrl: string;
+  /** Chromium flags that trust this server's own certificate (and no other); empty without TLS. */
+  chromiumTrustArgs: string[];
   stop(): Promise<void>;
 }
 
@@ -326,10 +357,12 @@ export async function serve(o: ServeOptions): Promise<Served> {
   // Secrets stay in this process: no child (Chromium, npm scripts) inherits them.
   delete process.env.SPICE_PASSWORD;
   delete process.env.SPICE_RELAY_KEY;
-  const pageOrigin = `http://${urlHost(o.host)}:${o.port}`;
+  const tls = o.tlsCert && o.tlsKey ? loadTlsFiles(o.tlsCert, o.tlsKey) : null;
+  const scheme = tls ? 'https' : 'http';
+  const pageOrigin = `${scheme}://${urlHost(o.host)}:${o.port}`;
   const origins = [pageOrigin, ...o.allowedOrigins];
   // The same page opened as localhost instead of 127.0.0.1 is the same server.
-  if (o.host === '127.0.0.1' || o.host === 'localhost') origins.push(`http://localhost:${o.port}`, `http://127.0.0.1:${o.port}`);
+  if (o.host === '127.0.0.1' || o.host === 'localhost') origins.push(`${scheme}://localhost:${o.port}`, `${scheme}://127.0.0.1:${o.port}`);
   const relay = new RelayServer({
     host: o.host,
     port: o.relayPort,
@@ -338,6 +371,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
     allowedOrigins: origins,
     // The relay checks tickets itself: the page never learns the password.
     password: o.password,
+    ...(tls && { tls, tlsPort: o.tlsPort }),
   });
   const ports = await relay.start();
   let vite: ViteDevServer;
@@ -350,7 +384,7 @@ export async function serve(o: ServeOptions): Promise<Served> {
       configFile: join(import.meta.dirname, '..', 'vite.config.ts'),
       root: join(import.meta.dirname, '..'),
       logLevel: 'warn',
-      server: { host: o.host, port: o.port, strictPort: true },
+      server: { host: o.host, port: o.port, strictPort: true, ...(tls && { https: tls }) },
       plugins: [localFilesPlugin(files), launcherCredentialsPlugin(() => ({ relayKey: relay.relayKey }))],
     });
     await vite.listen();
@@ -360,8 +394,8 @@ export async function serve(o: ServeOptions): Promise<Served> {
     await relay.stop();
     throw e;
   }
-  const relayUrl = `ws://${o.host}:${ports.port}`;
-  const page = new URL(`http://${o.host}:${o.port}/`);
+  const relayUrl = relay.url;
+  const page = new URL(`${pageOrigin}/`);
   if (ports.port !== 8765 || o.host !== '127.0.0.1') page.searchParams.set('relay', relayUrl);
   if (o.session !== 'default') page.searchParams.set('session', o.session);
   for (const [k, v] of query) page.searchParams.set(k, v);
@@ -370,7 +404,9 @@ export async function serve(o: ServeOptions): Promise<Served> {
     relayUrl,
     relayKey: relay.relayKey,
     nativeUrl: ports.tcpPort !== null && o.session === 'default' ? `spice://${o.host}:${ports.tcpPort}` : null,
+    tlsUrl: ports.tlsPort !== null && o.session === 'default' ? `spice://${o.host}?tls-port=${ports.tlsPort}` : null,
     webSocketUrl: `${relayUrl}/spice/${o.session}`,
+    chromiumTrustArgs: tls ? [`--ignore-certificate-errors-spki-list=${spkiSha256(tls.cert)}`] : [],
     async stop() {
       await vite.close();
       await relay.stop();

@@ -12,6 +12,7 @@ try {
     `\nspice-web-server demo\n` +
       `  open the page:        ${s.pageUrl}\n` +
       `  then connect:         remote-viewer ${s.nativeUrl ?? '(TCP off)'}\n` +
+      (s.tlsUrl ? `  over TLS:             remote-viewer "${s.tlsUrl}" --spice-ca-file=CA.pem\n` : '') +
       `  or spice-html5 to:    ${s.webSocketUrl}\n` +
       (o.password ? `  password:             required\n` : '') +
       `Ctrl+C stops.\n`,

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { clientAddresses } from '../src/demo/connect-panel.ts';
 import { formatBytes, formatRate, LiveStatsTracker, type StatsSample } from '../src/demo/live-stats.ts';
 import { fileName, preloadSource, type LoadProgress } from '../src/demo/loader.ts';
+import { defaultRelayUrl } from '../src/util/default-relay-url.ts';
 
 function sample(o: {
   clients?: number;
@@ -94,6 +95,17 @@ describe('clientAddresses', () => {
     expect(a.native).toBeNull();
     expect(new URL(a.webClient).searchParams.has('password')).toBe(false);
   });
+
+  it('gives the TLS address and wss:// with the relay on TLS', () => {
+    const a = clientAddresses(
+      { relayUrl: 'wss://10.0.0.2:8765', session: 'default', passwordRequired: true, tcpPort: null, tlsPort: 5901, clientPath: '/spice/default' },
+      'https://10.0.0.2:5173/',
+    );
+    expect(a.native).toBeNull();
+    expect(a.nativeTls).toBe('spice://10.0.0.2?tls-port=5901');
+    expect(a.webSocket).toBe('wss://10.0.0.2:8765/spice/default');
+    expect(new URL(a.webClient).searchParams.get('url')).toBe('wss://10.0.0.2:8765/spice/default');
+  });
 });
 
 describe('preloadSource', () => {
@@ -135,5 +147,13 @@ describe('preloadSource', () => {
     expect(await preloadSource(spec, () => {})).toBe(spec);
     expect(fileName('/.cache/guests/linux/bzImage?x=1')).toBe('bzImage');
     expect(fileName('/local/0-my%20disk.img')).toBe('0-my disk.img');
+  });
+});
+
+describe('defaultRelayUrl', () => {
+  it('is ws:// on an http page and wss:// on an https page, on the page host at port 8765', () => {
+    expect(defaultRelayUrl({ protocol: 'http:', hostname: '127.0.0.1' })).toBe('ws://127.0.0.1:8765');
+    expect(defaultRelayUrl({ protocol: 'https:', hostname: '10.0.0.2' })).toBe('wss://10.0.0.2:8765');
+    expect(defaultRelayUrl({ protocol: 'file:', hostname: '' })).toBe('ws://127.0.0.1:8765');
   });
 });

@@ -6,6 +6,7 @@
  * is dropped from the address bar at once).
  */
 import * as SpiceHtml5 from '@spice-project/spice-html5/src/main.js';
+import { defaultRelayUrl } from '../util/default-relay-url.ts';
 
 export interface Html5ClientState {
   connected: boolean;
@@ -19,7 +20,7 @@ declare global {
 }
 
 const params = new URLSearchParams(location.search);
-const url = params.get('url') ?? `ws://${location.hostname}:8765/spice/default`;
+const url = params.get('url') ?? `${defaultRelayUrl(location)}/spice/default`;
 if (params.has('password')) {
   // Keep it out of the history and of anything that shows this page's address.
   const clean = new URL(location.href);

@@ -9,12 +9,16 @@ export interface ConnectInfo {
   passwordRequired: boolean;
   /** The relay's TCP port for native clients (only the "default" session has one). */
   tcpPort: number | null;
+  /** The relay's SPICE TLS port (only with TLS on, and only for the "default" session). */
+  tlsPort?: number | null;
   /** Path of the session's WebSocket endpoint on the relay, e.g. /spice/default. */
   clientPath: string;
 }
 
 export interface ClientAddresses {
   native: string | null;
+  /** `spice://HOST?tls-port=N` when the relay has a TLS port for this session. */
+  nativeTls: string | null;
   webSocket: string;
   /** client.html on this site, pointed at the session (never carrying a password). */
   webClient: string;
@@ -28,6 +32,7 @@ export function clientAddresses(info: ConnectInfo, pageUrl: string): ClientAddre
   client.searchParams.set('url', webSocket);
   return {
     native: info.tcpPort ? `spice://${relay.hostname}:${info.tcpPort}` : null,
+    nativeTls: info.tlsPort ? `spice://${relay.hostname}?tls-port=${info.tlsPort}` : null,
     webSocket,
     webClient: client.toString(),
   };
@@ -35,8 +40,14 @@ export function clientAddresses(info: ConnectInfo, pageUrl: string): ClientAddre
 
 export function showConnectPanel(info: ConnectInfo): ClientAddresses {
   const a = clientAddresses(info, location.href);
-  $('native-url').textContent = a.native ?? 'none';
-  if (a.native) {
+  $('native-url').textContent = a.nativeTls ?? a.native ?? 'none';
+  if (a.nativeTls) {
+    // With TLS the secure port is the one to give out; the plain one (if still open) is only mentioned.
+    $('native-label').textContent = 'remote-viewer or spicy (native, TLS)';
+    $('native-hint').textContent =
+      `e.g. remote-viewer "${a.nativeTls}" --spice-ca-file=CA.pem (the CA that signed the relay's certificate)` +
+      (a.native ? `  ·  unencrypted: ${a.native}` : '');
+  } else if (a.native) {
     const { hostname, port } = new URL(a.native.replace(/^spice:/, 'http:'));
     $('native-hint').textContent = `e.g. remote-viewer ${a.native}  ·  spicy -h ${hostname} -p ${port}`;
   } else {

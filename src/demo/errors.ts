@@ -18,6 +18,13 @@ export function explain(e: unknown, ctx: { relayUrl: string; session: string }):
   if (e instanceof MissingFileError) {
     return { title: 'A file the virtual machine needs is missing', detail: `${e.url} is not on the server.`, fix: e.fix };
   }
+  if (/not a secure context/.test(message)) {
+    return {
+      title: 'This page needs https on this address',
+      detail: 'Browsers share memory with workers (SharedArrayBuffer) only on secure pages: https, or http on 127.0.0.1.',
+      fix: 'Start it with a certificate: `npm start -- --host ADDR --tls-cert cert.pem --tls-key key.pem`, then open the https:// address it prints.',
+    };
+  }
   if (/not cross-origin isolated/.test(message)) {
     return {
       title: 'This page cannot share memory with its workers',

@@ -3,6 +3,7 @@ import { SessionHost, type SourceSpec } from '../host/session-host.ts';
 import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } from '../worker/image-encoder.ts';
 import { STREAMING_MODES, type StreamingMode } from '../worker/video-stream.ts';
 import { addLogListener, createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
+import { defaultRelayUrl } from '../util/default-relay-url.ts';
 import { showConnectPanel } from './connect-panel.ts';
 import { $ } from './dom.ts';
 import { explain, type Explained } from './errors.ts';
@@ -15,7 +16,7 @@ import { setUpVmControls } from './vm-panel.ts';
 
 const log = createLogger('demo');
 const params = new URLSearchParams(location.search);
-const relayUrl = params.get('relay') ?? `ws://${location.hostname || '127.0.0.1'}:8765`;
+const relayUrl = params.get('relay') ?? defaultRelayUrl(location);
 const session = params.get('session') ?? 'default';
 setLogLevel((params.get('log') as LogLevel | null) ?? 'info');
 
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
       passwordRequired: host.relay.ticketCheck === 'relay',
       tcpPort: host.relay.tcpPort,
       clientPath: host.relay.clientPath,
+      tlsPort: host.relay.tlsPort,
     });
     state(`serving session "${session}"`, 'ok');
     host.onRelayStatus((s) => {

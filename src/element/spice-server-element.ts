@@ -20,6 +20,7 @@ import { CanvasSource } from '../sources/canvas-source.ts';
 import { GUESTS } from '../sources/v86/guest-catalog.ts';
 import { resolveSource } from '../demo/source-params.ts';
 import { createLogger } from '../util/logger.ts';
+import { defaultRelayUrl } from '../util/default-relay-url.ts';
 
 const log = createLogger('spice-server-element');
 
@@ -127,7 +128,7 @@ export class SpiceServerElement extends HTMLElement {
 
   /** Relay WebSocket URL (attribute `relay`); default ws://<page host>:8765. */
   get relay(): string {
-    return this.getAttribute('relay') ?? `ws://${location.hostname || '127.0.0.1'}:8765`;
+    return this.getAttribute('relay') ?? defaultRelayUrl(location);
   }
 
   /** Relay session name (attribute `session`); default "default". */

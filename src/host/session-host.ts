@@ -78,6 +78,13 @@ export interface SessionHostStats {
 
 /** Checks the page can share memory with workers; throws a message that says what to fix. */
 export function assertCrossOriginIsolated(): void {
+  // Browsers isolate only secure contexts: plain http works on loopback and nowhere else.
+  if (!globalThis.crossOriginIsolated && globalThis.isSecureContext === false) {
+    throw new Error(
+      'This page is not cross-origin isolated: it is not a secure context (plain http from an address other than ' +
+        'loopback), so SharedArrayBuffer is unavailable. Serve it over https, or open it from 127.0.0.1.',
+    );
+  }
   if (!globalThis.crossOriginIsolated) {
     throw new Error(
       'This page is not cross-origin isolated, so SharedArrayBuffer is unavailable. Serve it with the headers ' +

@@ -9,6 +9,7 @@ import { createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
 import { RelayServer, type RelayServerOptions } from './relay-server.ts';
 import { normalizeOrigin } from './origin.ts';
 import { readSecretFile, resolveRelayKey } from './secret-files.ts';
+import { loadTlsFiles } from './tls-listener.ts';
 
 const log = createLogger('spice-relay');
 
@@ -40,12 +41,20 @@ Options:
                        (default 8765; 0 = any free port)
   --tcp-port N|off     TCP port for native SPICE clients of session "default"
                        (default 5900; 0 = any free port; "off" = no TCP listener)
+  --tls-cert FILE      PEM certificate (chain): the HTTP port becomes HTTPS, so
+                       pages and spice-html5 use wss://, and the SPICE TLS port opens
+  --tls-key FILE       PEM private key of --tls-cert (read here, never logged)
+  --tls-port N|off     SPICE TLS port for native clients of session "default"
+                       (default 5901 with --tls-cert; 0 = any free port; "off" = none)
   --log-level LEVEL    debug | info | warn | error (default info)
   -h, --help           show this help and exit
 
 Example:
   spice-relay --relay-key-file relay.key --allowed-origin http://127.0.0.1:5173
   remote-viewer spice://127.0.0.1:5900
+  spice-relay --host 192.0.2.10 --tls-cert cert.pem --tls-key key.pem --tcp-port off \\
+    --relay-key-file relay.key --allowed-origin https://192.0.2.10:5173
+  remote-viewer "spice://192.0.2.10?tls-port=5901" --spice-ca-file=ca.pem
 `;
 
 /** A bad command line; the message says which flag, what was expected and what came. */
@@ -65,11 +74,15 @@ export interface RelayCliConfig {
   relayKeyFile?: string;
   /** --password-file, read when the relay starts. */
   passwordFile?: string;
+  /** `--tls-cert` / `--tls-key` files (both or neither), read when the relay starts. */
+  tlsFiles?: { cert: string; key: string };
 }
 
 /** Parses `--flag value` / `--flag=value` arguments (without node and script path). */
 export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
   const config: RelayCliConfig = { help: false, logLevel: 'info', options: {} };
+  let tlsCert: string | null = null;
+  let tlsKey: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '-h' || arg === '--help') {
@@ -115,6 +128,17 @@ export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
         config.options.allowedOrigins = [...(config.options.allowedOrigins ?? []), v];
         break;
       }
+      case '--tls-cert':
+        tlsCert = nonEmpty(flag, takeValue());
+        break;
+      case '--tls-key':
+        tlsKey = nonEmpty(flag, takeValue());
+        break;
+      case '--tls-port': {
+        const v = takeValue();
+        config.options.tlsPort = v === 'off' ? null : parsePort(flag, v);
+        break;
+      }
       case '--log-level': {
         const v = takeValue();
         if (v !== 'debug' && v !== 'info' && v !== 'warn' && v !== 'error') {
@@ -126,9 +150,16 @@ export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
       default:
         throw new CliUsageError(
           `unknown argument ${JSON.stringify(arg)}; expected one of --host, --port, --tcp-port, --relay-key-file, ` +
-            '--allowed-origin, --password-file, --log-level, --help',
+            '--allowed-origin, --password-file, --tls-cert, --tls-key, --tls-port, --log-level, --help',
         );
     }
+  }
+  if ((tlsCert === null) !== (tlsKey === null)) {
+    throw new CliUsageError(`expected --tls-cert and --tls-key together, got only ${tlsCert === null ? '--tls-key' : '--tls-cert'}`);
+  }
+  if (tlsCert !== null && tlsKey !== null) config.tlsFiles = { cert: tlsCert, key: tlsKey };
+  else if (config.options.tlsPort !== undefined) {
+    throw new CliUsageError('expected --tls-cert and --tls-key with --tls-port, got neither');
   }
   return config;
 }
@@ -141,7 +172,8 @@ function nonEmpty(flag: string, v: string): string {
 function parsePort(flag: string, v: string): number {
   const n = /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n > 65535) {
-    throw new CliUsageError(`expected ${flag} to be a port number 0..65535${flag === '--tcp-port' ? ' or "off"' : ''}, got ${JSON.stringify(v)}`);
+    const orOff = flag === '--tcp-port' || flag === '--tls-port' ? ' or "off"' : '';
+    throw new CliUsageError(`expected ${flag} to be a port number 0..65535${orOff}, got ${JSON.stringify(v)}`);
   }
   return n;
 }
@@ -170,6 +202,7 @@ export async function runRelayCli(args: readonly string[], opts: RunRelayCliOpti
   // Nothing this process starts later may inherit the secrets.
   delete process.env.SPICE_RELAY_KEY;
   delete process.env.SPICE_PASSWORD;
+  if (config.tlsFiles) config.options.tls = loadTlsFiles(config.tlsFiles.cert, config.tlsFiles.key);
   const relay = new RelayServer({ ...config.options, relayKey: key, password });
   await relay.start(); // logs the "spice-relay listening: …" line
   log.info(`relay key: in ${where}; give it to the pages that may host`);

@@ -6,6 +6,7 @@
  *   the relay key, stream offers, ticket checks, forwarded page warnings);
  * - `/spice/NAME` — spice-html5 clients; any other path is refused;
  * - the TCP port — native clients (spice-gtk) for session "default";
+ * - the TLS port (with `tls`) — native clients over TLS, otherwise as the TCP port;
  * - `/stream?session=&stream=&token=` — a page thread attaching to one client connection.
  *
  * Everything that arrives is hostile until proven otherwise: browser origins
@@ -16,7 +17,7 @@
  * (link-preamble.ts): each client connection is an opaque stream.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -37,6 +38,7 @@ import { closeReason, formatRemote, isLoopbackHost, secretsEqual, urlHost } from
 import { Admission, type AdmissionLimits, type AdmissionPass, type AdmissionStats } from './admission.ts';
 import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle.ts';
 import { normalizeOrigin, normalizeOriginOrNull } from './origin.ts';
+import { checkTlsCredentials, createWebServer, DEFAULT_TLS_PORT, SpiceTlsPort, type TlsCredentials, type WebServer } from './tls-listener.ts';
 
 const log = createLogger('relay');
 
@@ -80,6 +82,10 @@ export interface RelayServerOptions {
   maxTotalBufferedBytes?: number;
   /** Backoff after failed tickets (defaults: 200 ms doubling to 5 s, forgotten after 15 min). */
   authThrottle?: AuthThrottleOptions;
+  /** Certificate and key: the HTTP port becomes HTTPS (`wss://`) and the SPICE TLS port opens. Default: no TLS. */
+  tls?: TlsCredentials;
+  /** SPICE TLS port for native clients of session "default" (needs `tls`). Default 5901; 0 picks a free port; null turns it off. */
+  tlsPort?: number | null;
 }
 
 /** Default limits on unauthenticated connections. */
@@ -89,6 +95,8 @@ export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = { maxPerAddress: 8, max
 export interface RelayAddress {
   port: number;
   tcpPort: number | null;
+  /** The SPICE TLS port, or null without TLS or when it is off. */
+  tlsPort: number | null;
 }
 
 /** Live counts, for status pages and tests. */
@@ -152,9 +160,12 @@ export class RelayServer {
   private readonly throttle: AuthThrottle;
   private bufferedBytes = 0;
   private readonly pendingSockets = new WeakMap<object, Pending>();
+  private readonly tls: TlsCredentials | null;
+  private readonly tlsPortOption: number | null;
 
-  private http: HttpServer | null = null;
+  private http: WebServer | null = null;
   private tcp: TcpServer | null = null;
+  private tlsListener: SpiceTlsPort | null = null;
   private wss: WebSocketServer | null = null;
   private wssClients: WebSocketServer | null = null;
   private readonly tcpSockets = new Set<Socket>();
@@ -181,6 +192,11 @@ export class RelayServer {
     this.maxTotalBufferedBytes = checkPositive('maxTotalBufferedBytes', options.maxTotalBufferedBytes ?? 256 * 1024 * 1024);
     this.admission = new Admission({ ...DEFAULT_ADMISSION_LIMITS, ...options.limits });
     this.throttle = new AuthThrottle(options.authThrottle);
+    this.tls = options.tls ? checkTlsCredentials(options.tls) : null;
+    if (!this.tls && options.tlsPort != null) {
+      throw new RangeError(`RelayServer: expected tls credentials with tlsPort, got tlsPort ${options.tlsPort} and no tls`);
+    }
+    this.tlsPortOption = this.tls && options.tlsPort !== null ? checkPort('tlsPort', options.tlsPort ?? DEFAULT_TLS_PORT) : null;
   }
 
   /** The key pages must present to host (null: none needed). Hand it to your pages; never log it. */
@@ -203,10 +219,10 @@ export class RelayServer {
     return this.bound;
   }
 
-  /** Base WebSocket URL of the relay (`ws://host:port`), once started. */
+  /** Base WebSocket URL of the relay (`ws://host:port`, `wss://` with TLS), once started. */
   get url(): string {
     if (!this.bound) throw new Error('RelayServer.url: expected a started relay, got one that is not listening');
-    return `ws://${urlHost(this.host)}:${this.bound.port}`;
+    return `${this.tls ? 'wss' : 'ws'}://${urlHost(this.host)}:${this.bound.port}`;
   }
 
   /** Binds the HTTP/WebSocket port and (unless off) the TCP port; resolves with the actual ports. */
@@ -221,8 +237,12 @@ export class RelayServer {
     this.wss = new WebSocketServer({ ...wsOptions, maxPayload: PAGE_MAX_PAYLOAD });
     this.wssClients = new WebSocketServer({ ...wsOptions, maxPayload: CLIENT_MAX_PAYLOAD });
     // Slow headers must not hold a connection: every unauthenticated one counts against its address.
-    const http = createHttpServer({ headersTimeout: 10_000, requestTimeout: 15_000 }, (req, res) => this.onHttpRequest(req, res));
-    http.on('connection', (socket: Socket) => this.onHttpConnection(socket));
+    const http = createWebServer(
+      this.tls,
+      { headersTimeout: 10_000, requestTimeout: 15_000 },
+      (req, res) => this.onHttpRequest(req, res),
+      (socket) => this.onHttpConnection(socket),
+    );
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.http = http;
 
@@ -235,7 +255,8 @@ export class RelayServer {
         await listen(tcp, this.tcpPortOption, this.host, 'TCP');
         tcpPort = (tcp.address() as AddressInfo).port;
       }
-      this.bound = { port: (http.address() as AddressInfo).port, tcpPort };
+      const tlsPort = await this.listenTls();
+      this.bound = { port: (http.address() as AddressInfo).port, tcpPort, tlsPort };
     } catch (err) {
       await this.stop();
       throw err;
@@ -250,7 +271,8 @@ export class RelayServer {
       `spice-relay listening: ${base} (page: /host?session=${DEFAULT_SESSION}, spice-html5: ${base}/spice/${DEFAULT_SESSION}), ` +
         (this.bound.tcpPort === null
           ? 'tcp off'
-          : `tcp ${urlHost(this.host)}:${this.bound.tcpPort} (session ${DEFAULT_SESSION})`),
+          : `tcp ${urlHost(this.host)}:${this.bound.tcpPort} (session ${DEFAULT_SESSION})`) +
+        (this.bound.tlsPort === null ? '' : `, tls ${urlHost(this.host)}:${this.bound.tlsPort}`),
     );
     if (!isLoopbackHost(this.host)) {
       log.warn(
@@ -284,11 +306,15 @@ export class RelayServer {
     const wss = this.wss;
     const wssClients = this.wssClients;
     this.http = this.tcp = this.wss = this.wssClients = null;
+    const tls = this.tlsListener;
+    this.tlsListener = null;
+    tls?.destroyAll();
     const wasRunning = this.bound !== null;
     this.bound = null;
     await Promise.all([
       http ? closeServer(http, () => http.closeAllConnections()) : undefined,
       tcp ? closeServer(tcp) : undefined,
+      tls ? closeServer(tls.server) : undefined,
       wss ? new Promise<void>((resolve) => wss.close(() => resolve())) : undefined,
       wssClients ? new Promise<void>((resolve) => wssClients.close(() => resolve())) : undefined,
     ]);
@@ -543,6 +569,7 @@ export class RelayServer {
       type: 'registered',
       session: name,
       tcpPort: name === DEFAULT_SESSION ? (this.bound?.tcpPort ?? null) : null,
+      tlsPort: name === DEFAULT_SESSION ? (this.bound?.tlsPort ?? null) : null,
       clientPath: `/spice/${name}`,
       ticketCheck: this.password ? 'relay' : 'page',
     };
@@ -646,6 +673,26 @@ export class RelayServer {
   }
 
   // ---- clients ----
+
+  /**
+   * Opens the SPICE TLS port when configured. A connection counts as
+   * unauthenticated from its first byte (admission), and its decrypted socket
+   * is then a TCP client like any other.
+   */
+  private async listenTls(): Promise<number | null> {
+    if (!this.tls || this.tlsPortOption === null) return null;
+    const tlsListener = new SpiceTlsPort(
+      this.tls,
+      (s) => this.onTcpConnection(s),
+      (raw, remote) => {
+        const pending = this.admit(raw.remoteAddress ?? 'unknown', `tls client ${remote}`, () => raw.destroy());
+        return pending && (() => pending.pass.release());
+      },
+    );
+    this.tlsListener = tlsListener;
+    await listen(tlsListener.server, this.tlsPortOption, this.host, 'SPICE TLS');
+    return (tlsListener.server.address() as AddressInfo).port;
+  }
 
   private onTcpConnection(socket: Socket): void {
     const remote = formatRemote(socket.remoteAddress, socket.remotePort);

@@ -64,6 +64,7 @@ interface Registration {
   tcpPort: number | null;
   clientPath: string;
   ticketCheck: TicketCheck;
+  tlsPort: number | null;
 }
 
 /** How long the page waits for the relay's verdict on a ticket. */
@@ -88,6 +89,8 @@ export class RelayHost {
   tcpPort: number | null;
   /** Path spice-html5 clients connect to on the relay, e.g. `/spice/default`. */
   clientPath: string;
+  /** The relay's SPICE TLS port when this is the default session and the relay has TLS, else null. */
+  tlsPort: number | null;
 
   private constructor(
     reg: Registration,
@@ -104,6 +107,7 @@ export class RelayHost {
     this.ticketCheck = reg.ticketCheck;
     this.tcpPort = reg.tcpPort;
     this.clientPath = reg.clientPath;
+    this.tlsPort = reg.tlsPort;
     this.bind(reg.ws);
   }
 
@@ -293,6 +297,7 @@ export class RelayHost {
           this.ticketCheck = reg.ticketCheck;
           this.tcpPort = reg.tcpPort;
           this.clientPath = reg.clientPath;
+          this.tlsPort = reg.tlsPort;
           this.attempt = 0;
           this.bind(reg.ws);
           log.info(`registered session ${this.session} at ${this.relayUrl} again`);
@@ -384,6 +389,7 @@ function register(
         tcpPort: typeof m.tcpPort === 'number' ? m.tcpPort : null,
         clientPath: typeof m.clientPath === 'string' ? m.clientPath : `/spice/${session}`,
         ticketCheck: m.ticketCheck === 'relay' ? 'relay' : 'page',
+        tlsPort: typeof m.tlsPort === 'number' ? m.tlsPort : null,
       });
     });
     ws.addEventListener('close', (ev) => {

@@ -98,6 +98,8 @@ export type HostServerMessage =
       session: string;
       tcpPort: number | null;
       clientPath: string;
+      /** The SPICE TLS port (default session, relay with TLS), else null or absent. */
+      tlsPort?: number | null;
       /** 'relay': send decrypted tickets to the relay; 'page': check them here. */
       ticketCheck: TicketCheck;
     }
