@@ -19,6 +19,7 @@ import type { WebSocketConstructor } from '../src/transport/websocket-like.ts';
 import { setLogLevel, setLogSink } from '../src/util/logger.ts';
 import { LINK_HELLO } from './helpers/link-hello.ts';
 import { makeTestCa, type TestCa } from './helpers/test-ca.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let ca: TestCa;
 let relay: RelayServer | null = null;
@@ -54,13 +55,6 @@ function trustingWs(caPem: Buffer): WebSocketConstructor {
   return TrustingWebSocket as unknown as WebSocketConstructor;
 }
 
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Connects to the TLS port; resolves with the socket or rejects with the verification error. */
 function tlsClient(port: number, caPem?: Buffer): Promise<TLSSocket> {
@@ -134,13 +128,13 @@ describe('RelayServer with TLS', () => {
     expect(r.stats()).toMatchObject({ sessions: 0, streams: 0 });
   });
 
-  it('connections still in their TLS handshake count against the per-address limit', async () => {
+  it.each(['the SPICE TLS port', 'the wss:// port'])('connections still in their TLS handshake on %s count against the per-address limit', async (which) => {
     relay = new RelayServer({
       host: '127.0.0.1', port: 0, tcpPort: null, heartbeatMs: 0, tls: { cert: ca.cert, key: ca.key }, tlsPort: 0,
       limits: { maxPerAddress: 2 },
     });
     await relay.start();
-    const port = relay.address!.tlsPort!;
+    const port = which === 'the wss:// port' ? relay.address!.port : relay.address!.tlsPort!;
     const silent = (): { closed: () => boolean } => {
       const s = tcpConnect({ host: '127.0.0.1', port });
       closers.push(() => s.destroy());
@@ -154,7 +148,7 @@ describe('RelayServer with TLS', () => {
     const c = silent();
     await waitFor('the third to be refused', () => c.closed());
     expect([a.closed(), b.closed()]).toEqual([false, false]);
-    expect(logs.some((l) => /tls client 127\.0\.0\.1:\d+ refused/.test(l))).toBe(true);
+    expect(logs.some((l) => /(tls client|connection) 127\.0\.0\.1:\d+ refused/.test(l))).toBe(true);
   });
 
   it('tlsPort null keeps wss:// without a TLS port; tlsPort without tls and bad credentials are refused', async () => {

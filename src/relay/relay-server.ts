@@ -159,7 +159,8 @@ export class RelayServer {
   private readonly admission: Admission;
   private readonly throttle: AuthThrottle;
   private bufferedBytes = 0;
-  private readonly pendingSockets = new WeakMap<object, Pending>();
+  /** Admissions of web-port connections by `address:port`, which the raw and the TLS socket share. */
+  private readonly pendingSockets = new Map<string, Pending>();
   private readonly tls: TlsCredentials | null;
   private readonly tlsPortOption: number | null;
 
@@ -374,15 +375,19 @@ export class RelayServer {
 
   // ---- HTTP ----
 
+  /** A new connection to the web port (with TLS: before its handshake). */
   private onHttpConnection(socket: Socket): void {
-    const what = `connection ${formatRemote(socket.remoteAddress, socket.remotePort)}`;
-    const pending = this.admit(socket.remoteAddress ?? 'unknown', what, () => socket.destroy());
+    const key = formatRemote(socket.remoteAddress, socket.remotePort);
+    const pending = this.admit(socket.remoteAddress ?? 'unknown', `connection ${key}`, () => socket.destroy());
     if (!pending) {
       socket.destroy();
       return;
     }
-    this.pendingSockets.set(socket, pending);
-    socket.on('close', () => pending.pass.release());
+    this.pendingSockets.set(key, pending);
+    socket.on('close', () => {
+      pending.pass.release();
+      if (this.pendingSockets.get(key) === pending) this.pendingSockets.delete(key);
+    });
   }
 
   private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -413,7 +418,7 @@ export class RelayServer {
     socket.on('error', () => {
       /* a reset during the handshake is not worth a crash */
     });
-    const pending = this.pendingSockets.get(socket);
+    const pending = this.pendingSockets.get(formatRemote(req.socket.remoteAddress, req.socket.remotePort));
     const url = new URL(req.url ?? '/', 'http://relay.invalid');
     const address = req.socket.remoteAddress ?? 'unknown';
     const remote = formatRemote(address, req.socket.remotePort);

@@ -64,8 +64,9 @@ export function loadTlsFiles(certFile: string, keyFile: string): TlsCredentials 
 
 /**
  * Plain HTTP without `tls`, HTTPS with it; both emit `upgrade` for WebSockets.
- * `onSocket` gets each connection as requests and upgrades will see it: the
- * TCP socket, or with TLS the TLS socket once its handshake is done.
+ * `onSocket` gets each TCP connection as it arrives (with TLS, before its
+ * handshake), so limits count handshakes too; the TLS socket requests and
+ * upgrades later see has the same remote address and port.
  */
 export function createWebServer(
   tls: TlsCredentials | null,
@@ -79,7 +80,8 @@ export function createWebServer(
     return http;
   }
   const server = createHttpsServer({ ...options, cert: tls.cert, key: tls.key, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, onRequest);
-  server.on('secureConnection', onSocket);
+  // The raw TCP connection, before its handshake: limits apply from the first byte.
+  server.on('connection', onSocket);
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) =>
     logHandshakeFailure('https', formatRemote(socket.remoteAddress, socket.remotePort), err),
   );
