@@ -53,7 +53,14 @@ export async function portIsFree(port: number): Promise<boolean> {
  * pages are https, the relay wss and a SPICE TLS port opens.
  */
 export async function startStack(
-  want: { relay?: number; tcp?: number; relayOptions?: RelayServerOptions; tls?: TlsCredentials } = {},
+  want: {
+    relay?: number;
+    tcp?: number;
+    relayOptions?: RelayServerOptions;
+    tls?: TlsCredentials;
+    /** false: the page server does not hand its pages the relay key (as for a page opened from another machine). */
+    handKey?: boolean;
+  } = {},
 ): Promise<Stack> {
   setLogLevel(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn');
   const relay = new RelayServer({
@@ -70,7 +77,7 @@ export async function startStack(
     root: join(import.meta.dirname, '..'),
     logLevel: 'warn',
     server: { host: '127.0.0.1', port: vitePort, strictPort: true, hmr: false, ...(want.tls && { https: want.tls }) },
-    plugins: [launcherCredentialsPlugin(() => ({ relayKey: relay.relayKey }))],
+    plugins: want.handKey === false ? [] : [launcherCredentialsPlugin(() => ({ relayKey: relay.relayKey }))],
   });
   await vite.listen();
   const baseUrl = `${want.tls ? 'https' : 'http'}://127.0.0.1:${vitePort}`;

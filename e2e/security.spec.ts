@@ -243,3 +243,33 @@ test('a ticket that does not decrypt is refused even where no password is set', 
     await open.stop();
   }
 });
+
+test('a page that gets no key from a launcher asks for it: a wrong one is refused, the right one hosts', async ({ browser }) => {
+  const far = await startStack({ handKey: false });
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    const hosted = async (): Promise<void> => {
+      await page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, { timeout: 30_000 });
+    };
+    await page.goto(`${far.baseUrl}/?relay=${encodeURIComponent(far.relayUrl)}`);
+    await hosted();
+    expect(await page.evaluate(() => window.spiceHostError)).toMatch(/missing relay key/);
+    await expect(page.locator('#banner-title')).toHaveText('The relay does not let this page host');
+    await page.fill('#relay-key', 'not-the-key-0123456789');
+    await Promise.all([page.waitForEvent('load'), page.click('#relay-key-form button')]);
+    await hosted();
+    expect(await page.evaluate(() => window.spiceHostError)).toMatch(/wrong relay key/);
+    await page.fill('#relay-key', far.relay.relayKey!);
+    await Promise.all([page.waitForEvent('load'), page.click('#relay-key-form button')]);
+    await hosted();
+    expect(await page.evaluate(() => window.spiceHostError)).toBeUndefined();
+    // Kept for this tab only, never in the address.
+    expect(page.url()).not.toContain(far.relay.relayKey!);
+    const shot = await spicyScreenshot(far.tcpPort);
+    expect(shot.image, shot.result.stderr).not.toBeNull();
+  } finally {
+    await ctx.close();
+    await far.stop();
+  }
+});

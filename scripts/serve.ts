@@ -353,7 +353,9 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const query = guestQuery(o, files);
   setLogLevel(o.logLevel);
   checkExposure(o);
-  const { key: relayKey } = resolveRelayKey(o.relayKeyFile, process.env, 'memory');
+  // On loopback the launcher hands the key to its page; elsewhere a person types it in, so it goes to a file.
+  const { key: relayKey, where } = resolveRelayKey(o.relayKeyFile, process.env, isLoopbackHost(o.host) ? 'memory' : 'file');
+  if (!isLoopbackHost(o.host)) log.info(`relay key: in ${where}; a page opened from another machine asks for it`);
   // Secrets stay in this process: no child (Chromium, npm scripts) inherits them.
   delete process.env.SPICE_PASSWORD;
   delete process.env.SPICE_RELAY_KEY;

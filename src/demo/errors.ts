@@ -53,7 +53,9 @@ export function explain(e: unknown, ctx: { relayUrl: string; session: string }):
       return {
         title: 'The relay does not let this page host',
         detail: `${message}. Only pages holding the relay's key may serve sessions on it.`,
-        fix: 'Open the page at the address `npm start` or `npm run host` prints (it hands the key over by itself); a relay of your own prints which file holds its key.',
+        fix:
+          'Open the page at the address `npm start` or `npm run host` prints on this machine (it hands the key over by itself), ' +
+          'or type the key below: the launcher or the relay prints which file holds it.',
       };
     }
     if (e.code === 1006 || /connection closed/.test(message)) {

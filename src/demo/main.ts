@@ -97,13 +97,30 @@ function choice<T extends string>(name: string, allowed: readonly T[], env: stri
   return v as T;
 }
 
+/** Where a relay key typed into this page is kept: this tab only, this origin only. */
+const RELAY_KEY_ITEM = 'spice-web-server:relay-key';
+
+/** Asks for the relay key when the relay wants one the launcher could not hand over (a page opened from afar). */
+function askForRelayKey(): void {
+  const form = $<HTMLFormElement>('relay-key-form');
+  form.hidden = false;
+  $<HTMLInputElement>('relay-key').focus();
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(RELAY_KEY_ITEM, $<HTMLInputElement>('relay-key').value.trim());
+    location.reload();
+  });
+}
+
 async function start(spec: SourceSpec): Promise<SessionHost> {
   const env = import.meta.env as Record<string, string | undefined>;
   // The launcher (npm start, npm run host) keeps the password at the relay; the page
-  // gets only the relay key, from the launcher (SessionHost asks it).
+  // gets only the relay key, from the launcher (SessionHost asks it) or typed in here.
+  const typedKey = sessionStorage.getItem(RELAY_KEY_ITEM);
   return SessionHost.start({
     relayUrl,
     session,
+    ...(typedKey ? { relayKey: typedKey } : {}),
     source: spec,
     imageCompression: choice<ImageCompression>('compression', IMAGE_COMPRESSIONS, env.VITE_SPICE_IMAGE_COMPRESSION, 'auto'),
     streaming: choice<StreamingMode>('streaming', STREAMING_MODES, env.VITE_SPICE_STREAMING, 'filter'),
@@ -167,6 +184,7 @@ async function main(): Promise<void> {
     state('not serving', 'error');
     $('preview-note').textContent = 'nothing is served';
     banner(explain(e, { relayUrl, session }), 'error');
+    if (/relay key/.test(message)) askForRelayKey();
   }
 }
 
