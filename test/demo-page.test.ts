@@ -1,6 +1,7 @@
 /** The demo page's logic without a DOM: live numbers from stats samples, client addresses, preloading with progress. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { clientAddresses } from '../src/demo/connect-panel.ts';
+import { clientAddresses, vvFor } from '../src/demo/connect-panel.ts';
+import { virtViewerFile } from '../src/demo/vv-file.ts';
 import { formatBytes, formatRate, LiveStatsTracker, type StatsSample } from '../src/demo/live-stats.ts';
 import { fileName, preloadSource, type LoadProgress } from '../src/demo/loader.ts';
 import { defaultRelayUrl } from '../src/util/default-relay-url.ts';
@@ -70,6 +71,28 @@ describe('LiveStatsTracker', () => {
     expect(formatBytes(300 * 1024)).toBe('300 KB');
     expect(formatBytes(5 * 1048576)).toBe('5.0 MB');
     expect(formatRate(2.5 * 1048576)).toBe('2.5 MB/s');
+  });
+});
+
+describe('.vv files', () => {
+  it('reach any session through the relay as a proxy; a password only when given, and then the file deletes itself', () => {
+    const info = { relayUrl: 'ws://192.0.2.7:8765', session: 'class-1', passwordRequired: true, tcpPort: null, clientPath: '/spice/class-1' };
+    const a = clientAddresses(info, 'http://192.0.2.7:5173/');
+    expect(a.proxied).toEqual({ proxy: 'http://192.0.2.7:8765', uri: 'spice://class-1:5900' });
+    const vv = vvFor(info, a)!;
+    expect(virtViewerFile(vv)).toBe(
+      '[virt-viewer]\ntype=spice\nhost=class-1\nport=5900\nproxy=http://192.0.2.7:8765\ntitle=spice-web-server: class-1\n',
+    );
+    expect(virtViewerFile({ ...vv, password: 'pw' })).toMatch(/\npassword=pw\ndelete-this-file=1\n$/);
+    expect(() => virtViewerFile({ ...vv, password: 'a\nproxy=http://evil' })).toThrow(/one line/);
+  });
+
+  it('over TLS: no proxy (spice-gtk speaks plain HTTP to proxies); the TLS port of "default"', () => {
+    const info = { relayUrl: 'wss://192.0.2.7:8765', session: 'default', passwordRequired: false, tcpPort: null, tlsPort: 5901, clientPath: '/spice/default' };
+    const a = clientAddresses(info, 'https://192.0.2.7:5173/');
+    expect(a.proxied).toBeNull();
+    expect(vvFor(info, a)).toMatchObject({ host: '192.0.2.7', tlsPort: 5901 });
+    expect(vvFor({ ...info, session: 'other', tlsPort: null }, a)).toBeNull();
   });
 });
 

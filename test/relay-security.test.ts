@@ -308,3 +308,45 @@ describe('page log lines', () => {
     expect(logs.filter((l) => l.includes('page session=default: noise')).length).toBe(19);
   });
 });
+
+describe('HTTP CONNECT (native clients through the relay as a proxy)', () => {
+  /** Sends a CONNECT on the relay's web port; resolves with the status line and the socket. */
+  function connectVia(target: string): Promise<{ status: string; socket: Socket }> {
+    return new Promise((resolve, reject) => {
+      const socket = tcpConnect({ host: '127.0.0.1', port: relay.address!.port });
+      cleanup.push(() => socket.destroy());
+      socket.on('error', reject);
+      let head = '';
+      const onData = (b: Buffer): void => {
+        head += b.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.off('data', onData);
+        resolve({ status: head.split('\r\n', 1)[0]!, socket });
+      };
+      socket.on('data', onData);
+      socket.once('connect', () => socket.write(`CONNECT ${target} HTTP/1.0\r\nHost: ${target}\r\n\r\n`));
+    });
+  }
+
+  it('tunnels to the named session, which sees a tcp client', async () => {
+    await startRelay();
+    const alpha = await page('alpha');
+    const d = await page('default');
+    const { status, socket } = await connectVia('alpha:5900');
+    expect(status).toBe('HTTP/1.1 200 Connection established');
+    socket.write(LINK_HELLO);
+    await waitFor('offer to alpha', () => alpha.offers.length === 1);
+    expect(alpha.offers[0]).toMatchObject({ transport: 'tcp', session: 'alpha' });
+    expect(d.offers).toHaveLength(0);
+  });
+
+  it('refuses bad targets and sessions nobody hosts, with a reason', async () => {
+    await startRelay();
+    await page('alpha');
+    expect((await connectVia('no/such:5900')).status).toBe('HTTP/1.1 400 Bad Request');
+    expect((await connectVia('alpha')).status).toBe('HTTP/1.1 400 Bad Request');
+    expect((await connectVia('nobody:5900')).status).toBe('HTTP/1.1 503 Service Unavailable');
+    expect(logs.some((l) => l.includes('refused: no page hosts session nobody'))).toBe(true);
+  });
+});

@@ -67,6 +67,11 @@ export class TcpClientConnection implements ClientConnection {
       this.errorDetail = err.code ?? err.message;
     });
     socket.on('close', () => clearTimeout(this.endTimer));
+    // Sockets handed over by the HTTP server (CONNECT tunnels) allow half-open
+    // connections: without this a client that hangs up would never be seen to go.
+    socket.on('end', () => {
+      if (!socket.writableEnded) socket.end();
+    });
   }
 
   start(h: ClientHandlers): void {

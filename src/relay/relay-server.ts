@@ -245,6 +245,7 @@ export class RelayServer {
       (socket) => this.onHttpConnection(socket),
     );
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    http.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onConnect(req, socket as Socket, head));
     this.http = http;
 
     try {
@@ -455,6 +456,49 @@ export class RelayServer {
       else if (path === '/stream') this.acceptStreamSocket(ws, url, remote, pending);
       else this.acceptClient(new WsClientConnection(ws, remote, address), clientSession ?? DEFAULT_SESSION, pending);
     });
+  }
+
+  // ---- native clients through HTTP CONNECT (spice-gtk's proxy support) ----
+
+  /**
+   * `CONNECT SESSION:PORT`: the tunnel becomes a native client of that
+   * session, so `SPICE_PROXY=http://relay:port remote-viewer spice://SESSION:5900`
+   * reaches any session. PORT equal to the relay's TLS port means SPICE over
+   * TLS inside the tunnel (`spice://SESSION?tls-port=N`); any other is plain.
+   */
+  private onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => {
+      /* reported through close */
+    });
+    const remote = formatRemote(req.socket.remoteAddress, req.socket.remotePort);
+    const who = `proxy client ${remote}`;
+    const pending = this.pendingSockets.get(remote);
+    const reply = (status: string, reason: string): void => {
+      this.logRefusal(`${who} refused: ${reason}`);
+      const body = `${reason}\n`;
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    };
+    const target = parseConnectTarget(req.url ?? '');
+    if (!target.ok) {
+      reply('400 Bad Request', target.reason);
+      return;
+    }
+    if (req.headers.origin !== undefined) {
+      reply('403 Forbidden', 'browsers may not open tunnels');
+      return;
+    }
+    const session = this.sessions.get(target.session);
+    if (!session?.host || !pending) {
+      reply('503 Service Unavailable', session ? `the page hosting session ${target.session} is reconnecting` : `no page hosts session ${target.session}`);
+      return;
+    }
+    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    this.tcpSockets.add(socket);
+    socket.on('close', () => this.tcpSockets.delete(socket));
+    const accept = (s: Socket): void => this.acceptClient(new TcpClientConnection(s), target.session, pending);
+    if (this.tlsListener && target.port === this.bound?.tlsPort) this.tlsListener.secure(socket, `${remote} (CONNECT ${target.session})`, accept);
+    else accept(socket);
   }
 
   // ---- host control sockets ----
@@ -789,6 +833,14 @@ export class RelayServer {
     pending?.pass.authenticated();
     stream.attach(ws);
   }
+}
+
+/** `SESSION:PORT` of a CONNECT request, or why it is not one. */
+export function parseConnectTarget(target: string): { ok: true; session: string; port: number } | { ok: false; reason: string } {
+  const m = /^([^:]*):(\d{1,5})$/.exec(target);
+  if (!m || Number(m[2]) > 65535) return { ok: false, reason: `expected CONNECT SESSION:PORT, got ${preview(target)}` };
+  if (!SESSION_NAME_RE.test(m[1]!)) return { ok: false, reason: `expected a session name matching ${SESSION_NAME_RE} as the CONNECT host, got ${preview(m[1]!)}` };
+  return { ok: true, session: m[1]!, port: Number(m[2]) };
 }
 
 /** Log-safe text: control characters shown as escapes, length bounded. */

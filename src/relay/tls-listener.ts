@@ -118,26 +118,38 @@ export class SpiceTlsPort {
         return;
       }
       raw.once('close', release);
-      this.sockets.add(raw);
-      raw.on('close', () => this.sockets.delete(raw));
-      const socket = new TLSSocket(raw, { isServer: true, secureContext: this.context });
-      const timer = setTimeout(() => fail(new Error(`no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
-      timer.unref();
-      const fail = (err: NodeJS.ErrnoException): void => {
-        clearTimeout(timer);
-        logHandshakeFailure('tls', remote, err);
-        socket.destroy();
-        raw.destroy();
-      };
-      socket.once('error', fail);
-      socket.once('secure', () => {
-        clearTimeout(timer);
+      this.secure(raw, remote, (socket) => {
         raw.off('close', release);
         release();
-        socket.off('error', fail);
-        log.debug(`tls client ${remote}: ${socket.getProtocol() ?? '?'} handshake done`);
         onClient(socket);
       });
+    });
+  }
+
+  /**
+   * Runs the server side of a TLS handshake on `raw` (a connection to this
+   * port, or a tunnel the relay opened for an HTTP CONNECT) and hands over
+   * the TLS socket once it is done; a failed or stalled handshake is logged
+   * with `remote` and dropped.
+   */
+  secure(raw: Socket, remote: string, onSecure: (socket: TLSSocket) => void): void {
+    this.sockets.add(raw);
+    raw.on('close', () => this.sockets.delete(raw));
+    const socket = new TLSSocket(raw, { isServer: true, secureContext: this.context });
+    const timer = setTimeout(() => fail(new Error(`no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    const fail = (err: NodeJS.ErrnoException): void => {
+      clearTimeout(timer);
+      logHandshakeFailure('tls', remote, err);
+      socket.destroy();
+      raw.destroy();
+    };
+    socket.once('error', fail);
+    socket.once('secure', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      log.debug(`tls client ${remote}: ${socket.getProtocol() ?? '?'} handshake done`);
+      onSecure(socket);
     });
   }
 
