@@ -3,7 +3,7 @@
  * display: relay + demo page + a headless browser that hosts it. Prints the
  * client addresses, serves until SIGINT/SIGTERM, then exits cleanly.
  */
-import { chromium, type Browser } from '@playwright/test';
+import { chromium, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
 import { SERVE_HELP, parseServeArgs, serve, stopOnSignal } from './serve.ts';
 
@@ -19,7 +19,11 @@ try {
   const s = await serve(o);
   let browser: Browser | null = null;
   let serving = 'the test pattern';
+  let page: Page | null = null;
   const stop = async (): Promise<void> => {
+    // Stop hosting first: the relay then frees the session name at once (a page that just
+    // vanished keeps it reserved for a grace period). Bounded, in case the page hangs.
+    await Promise.race([page?.evaluate(() => window.spiceHost?.stop()).catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
     await browser?.close();
     await s.stop();
   };
@@ -33,11 +37,12 @@ try {
       handleSIGHUP: false,
       args: [...(o.headless ? CHROMIUM_ARGS : CHROMIUM_ARGS.filter((a) => a !== '--headless')), ...s.chromiumTrustArgs],
     });
-    const page = await browser.newPage();
+    const hostPage = await browser.newPage();
+    page = hostPage;
     const url = new URL(s.pageUrl);
     // The relay key goes to our page through the DevTools connection: not in a URL, a file or argv.
     await page.exposeBinding('spiceLauncherCredentials', ({ frame }) =>
-      frame === page.mainFrame() && new URL(frame.url()).origin === url.origin ? { relayKey: s.relayKey } : null,
+      frame === hostPage.mainFrame() && new URL(frame.url()).origin === url.origin ? { relayKey: s.relayKey } : null,
     );
     // The page's warnings and errors reach this output through the relay (its control socket);
     // uncaught exceptions never reach the page's logger, so they come this way.
@@ -57,7 +62,8 @@ try {
   }
   process.stdout.write(
     `\nspice-web-server is hosting session "${o.session}" in ${o.headless ? 'headless ' : ''}Chromium, serving ${serving}\n` +
-      `  remote-viewer ${s.nativeUrl ?? '(TCP off)'}\n` +
+      (s.nativeUrl ? `  remote-viewer ${s.nativeUrl}\n` : '') +
+      (s.proxyCommand ? `  any client:   ${s.proxyCommand}\n` : '') +
       (s.tlsUrl ? `  over TLS:     remote-viewer "${s.tlsUrl}" --spice-ca-file=CA.pem\n` : '') +
       `  spice-html5:  ${s.webSocketUrl}\n` +
       `  web client:   ${new URL('/client.html', s.pageUrl).toString()}?url=${encodeURIComponent(s.webSocketUrl)}\n` +

@@ -33,6 +33,8 @@ export interface ServeOptions {
   relayKeyFile: string | null;
   /** More browser origins the relay lets host and connect (besides this page server's own). */
   allowedOrigins: string[];
+  /** Host on this existing relay (ws:// or wss://) instead of starting one. */
+  relayUrl: string | null;
   session: string;
   logLevel: LogLevel;
   /** Built-in guest name or a local disk image path. */
@@ -66,6 +68,10 @@ export const SERVE_HELP = `Options:
                        the key pages need to host on the relay (created with a fresh
                        key if FILE does not exist). Or SPICE_RELAY_KEY. Default: a key
                        made for this run, handed to the page without a URL or a file
+  --relay URL          host on an existing relay (ws://HOST:PORT or wss://…) instead of
+                       starting one; needs its key (--relay-key-file or SPICE_RELAY_KEY),
+                       and the relay must allow this page server's origin; the relay
+                       checks the password, if it has one (spice-relay --password-file)
   --allowed-origin ORIGIN
                        another browser origin (https://host:port) that may host on the
                        relay and connect spice-html5 to it (repeatable; this page
@@ -113,6 +119,7 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     insecureNoPassword: false,
     relayKeyFile: null,
     allowedOrigins: [],
+    relayUrl: null,
     session: 'default',
     logLevel: 'info',
     guest: null,
@@ -163,6 +170,12 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
         const v = value();
         if (!v) throw new Error('--relay-key-file: expected a file name');
         o.relayKeyFile = v;
+        break;
+      }
+      case '--relay': {
+        const v = value();
+        if (!v || !/^wss?:\/\/[^/]+\/?$/.test(v)) throw new Error(`--relay: expected a relay URL such as ws://HOST:8765, got "${v ?? ''}"`);
+        o.relayUrl = v.replace(/\/$/, '');
         break;
       }
       case '--allowed-origin': {
@@ -264,6 +277,8 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
 export interface Served {
   pageUrl: string;
   relayUrl: string;
+  /** How spice-gtk reaches this session through the relay as its proxy (plain relays only). */
+  proxyCommand: string | null;
   /** The key pages need to host on the relay; hand it to the page, never print it. */
   relayKey: string | null;
   nativeUrl: string | null;
@@ -347,15 +362,30 @@ function checkExposure(o: ServeOptions): void {
   );
 }
 
-/** Starts relay + demo page server. */
+/** The key for an existing relay (--relay): its operator's, from a file or the environment, never made up. */
+function existingRelayKey(o: ServeOptions): string {
+  if (o.password) {
+    throw new Error('--relay: the relay checks passwords; give it one there (spice-relay --password-file FILE), not here');
+  }
+  if (!o.relayKeyFile && !process.env.SPICE_RELAY_KEY) {
+    throw new Error("--relay: expected the relay's key in --relay-key-file FILE or SPICE_RELAY_KEY");
+  }
+  if (o.relayKeyFile) return readSecretFile(o.relayKeyFile, '--relay-key-file');
+  return process.env.SPICE_RELAY_KEY!;
+}
+
+/** Starts relay + demo page server (or only the page server, hosting on the relay `--relay` names). */
 export async function serve(o: ServeOptions): Promise<Served> {
   const files = new Map<string, string>();
   const query = guestQuery(o, files);
   setLogLevel(o.logLevel);
-  checkExposure(o);
+  if (!o.relayUrl) checkExposure(o);
+  const onLoopback = isLoopbackHost(o.host);
   // On loopback the launcher hands the key to its page; elsewhere a person types it in, so it goes to a file.
-  const { key: relayKey, where } = resolveRelayKey(o.relayKeyFile, process.env, isLoopbackHost(o.host) ? 'memory' : 'file');
-  if (!isLoopbackHost(o.host)) log.info(`relay key: in ${where}; a page opened from another machine asks for it`);
+  const { key: relayKey, where } = o.relayUrl
+    ? { key: existingRelayKey(o), where: 'the relay operator\'s key' }
+    : resolveRelayKey(o.relayKeyFile, process.env, onLoopback ? 'memory' : 'file');
+  if (!onLoopback && !o.relayUrl) log.info(`relay key: in ${where}; a page opened from another machine asks for it`);
   // Secrets stay in this process: no child (Chromium, npm scripts) inherits them.
   delete process.env.SPICE_PASSWORD;
   delete process.env.SPICE_RELAY_KEY;
@@ -365,17 +395,20 @@ export async function serve(o: ServeOptions): Promise<Served> {
   const origins = [pageOrigin, ...o.allowedOrigins];
   // The same page opened as localhost instead of 127.0.0.1 is the same server.
   if (o.host === '127.0.0.1' || o.host === 'localhost') origins.push(`${scheme}://localhost:${o.port}`, `${scheme}://127.0.0.1:${o.port}`);
-  const relay = new RelayServer({
-    host: o.host,
-    port: o.relayPort,
-    tcpPort: o.tcpPort,
-    relayKey,
-    allowedOrigins: origins,
-    // The relay checks tickets itself: the page never learns the password.
-    password: o.password,
-    ...(tls && { tls, tlsPort: o.tlsPort }),
-  });
-  const ports = await relay.start();
+  const relay = o.relayUrl
+    ? null
+    : new RelayServer({
+        host: o.host,
+        port: o.relayPort,
+        tcpPort: o.tcpPort,
+        relayKey,
+        allowedOrigins: origins,
+        // The relay checks tickets itself: the page never learns the password.
+        password: o.password,
+        ...(tls && { tls, tlsPort: o.tlsPort }),
+      });
+  const ports = relay ? await relay.start() : { port: null, tcpPort: null, tlsPort: null };
+  if (o.relayUrl) log.info(`hosting on the relay at ${o.relayUrl}; it must allow this page's origin ${pageOrigin} (spice-relay --allowed-origin)`);
   let vite: ViteDevServer;
   // Vite exits the process on SIGTERM (code 143) and when stdin ends; these scripts
   // own the process lifecycle (relay, browser, then exit 0), so its listeners are detached.
@@ -387,31 +420,33 @@ export async function serve(o: ServeOptions): Promise<Served> {
       root: join(import.meta.dirname, '..'),
       logLevel: 'warn',
       server: { host: o.host, port: o.port, strictPort: true, ...(tls && { https: tls }) },
-      plugins: [localFilesPlugin(files), launcherCredentialsPlugin(() => ({ relayKey: relay.relayKey }))],
+      plugins: [localFilesPlugin(files), launcherCredentialsPlugin(() => ({ relayKey }))],
     });
     await vite.listen();
     for (const l of process.listeners('SIGTERM')) if (!sigterm.has(l)) process.off('SIGTERM', l);
     for (const l of process.stdin.listeners('end')) if (!stdinEnd.has(l)) process.stdin.off('end', l as () => void);
   } catch (e) {
-    await relay.stop();
+    await relay?.stop();
     throw e;
   }
-  const relayUrl = relay.url;
+  const relayUrl = relay ? relay.url : o.relayUrl!;
   const page = new URL(`${pageOrigin}/`);
-  if (ports.port !== 8765 || o.host !== '127.0.0.1') page.searchParams.set('relay', relayUrl);
+  if (!relay || ports.port !== 8765 || o.host !== '127.0.0.1') page.searchParams.set('relay', relayUrl);
   if (o.session !== 'default') page.searchParams.set('session', o.session);
   for (const [k, v] of query) page.searchParams.set(k, v);
+  const relayAddress = new URL(relayUrl);
   return {
     pageUrl: page.toString(),
     relayUrl,
-    relayKey: relay.relayKey,
+    relayKey,
+    proxyCommand: relayAddress.protocol === 'ws:' ? `SPICE_PROXY=http://${relayAddress.host} remote-viewer spice://${o.session}:5900` : null,
     nativeUrl: ports.tcpPort !== null && o.session === 'default' ? `spice://${o.host}:${ports.tcpPort}` : null,
     tlsUrl: ports.tlsPort !== null && o.session === 'default' ? `spice://${o.host}?tls-port=${ports.tlsPort}` : null,
     webSocketUrl: `${relayUrl}/spice/${o.session}`,
     chromiumTrustArgs: tls ? [`--ignore-certificate-errors-spki-list=${spkiSha256(tls.cert)}`] : [],
     async stop() {
       await vite.close();
-      await relay.stop();
+      await relay?.stop();
     },
   };
 }

@@ -11,7 +11,8 @@ try {
   process.stdout.write(
     `\nspice-web-server demo\n` +
       `  open the page:        ${s.pageUrl}\n` +
-      `  then connect:         remote-viewer ${s.nativeUrl ?? '(TCP off)'}\n` +
+      (s.nativeUrl ? `  then connect:         remote-viewer ${s.nativeUrl}\n` : '') +
+      (s.proxyCommand ? `  through the relay:    ${s.proxyCommand}\n` : '') +
       (s.tlsUrl ? `  over TLS:             remote-viewer "${s.tlsUrl}" --spice-ca-file=CA.pem\n` : '') +
       `  or spice-html5 to:    ${s.webSocketUrl}\n` +
       (o.password ? `  password:             required\n` : '') +
