@@ -2,13 +2,8 @@ import { createReadStream, statSync } from 'node:fs';
 import { join, normalize, sep } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { refuseCrossOrigin } from './scripts/page-server.ts';
+import { ISOLATION_HEADERS } from './src/relay/page-guards.ts';
 
-/** Cross-origin isolation: SharedArrayBuffer needs both headers on every page we serve. */
-export const isolationHeaders = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
 
 /**
  * Serves .cache/ (the BIOS and built guests, never committed) as plain bytes:
@@ -33,7 +28,7 @@ function cacheFiles(): Plugin {
           res.statusCode = 404;
           return void res.end(`not found: ${url}`);
         }
-        for (const [k, v] of Object.entries(isolationHeaders)) res.setHeader(k, v);
+        for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
         res.setHeader('Content-Type', path.endsWith('.json') ? 'application/json' : 'application/octet-stream');
         res.setHeader('Content-Length', String(size));
         res.setHeader('Cache-Control', 'no-cache');
@@ -46,8 +41,8 @@ function cacheFiles(): Plugin {
 
 export default defineConfig({
   // No CORS: another origin's page must not read our modules (nor anything else we serve).
-  server: { host: '127.0.0.1', port: 5173, strictPort: false, headers: isolationHeaders, cors: false },
-  preview: { host: '127.0.0.1', port: 4173, headers: isolationHeaders, cors: false },
+  server: { host: '127.0.0.1', port: 5173, strictPort: false, headers: { ...ISOLATION_HEADERS }, cors: false },
+  preview: { host: '127.0.0.1', port: 4173, headers: { ...ISOLATION_HEADERS }, cors: false },
   plugins: [refuseCrossOrigin(), cacheFiles()],
   worker: { format: 'es' },
   build: { target: 'es2022' },

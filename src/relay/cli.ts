@@ -31,6 +31,10 @@ Options:
                        and whose spice-html5 may connect (repeatable). Default:
                        none; clients that send no Origin (native tools) are let
                        through to the SPICE ticket check
+  --static DIR         serve a built site from DIR on the web port (npm run build:site
+                       makes dist-site/): the demo page and the web client with the
+                       cross-origin isolation headers; their origin is allowed, and on
+                       loopback the page gets the relay key by itself
   --password-file FILE the relay itself checks every client's password against
                        the first line of FILE; pages never learn it. Or set
                        SPICE_PASSWORD. Default: pages check their own, if any
@@ -115,6 +119,9 @@ export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
       case '--relay-key-file':
         config.relayKeyFile = nonEmpty(flag, takeValue());
         break;
+      case '--static':
+        config.options.staticDir = nonEmpty(flag, takeValue());
+        break;
       case '--password-file':
         config.passwordFile = nonEmpty(flag, takeValue());
         break;
@@ -150,7 +157,7 @@ export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
       default:
         throw new CliUsageError(
           `unknown argument ${JSON.stringify(arg)}; expected one of --host, --port, --tcp-port, --relay-key-file, ` +
-            '--allowed-origin, --password-file, --tls-cert, --tls-key, --tls-port, --log-level, --help',
+            '--allowed-origin, --password-file, --static, --tls-cert, --tls-key, --tls-port, --log-level, --help',
         );
     }
   }

@@ -38,6 +38,8 @@ import { closeReason, formatRemote, isLoopbackHost, secretsEqual, urlHost } from
 import { Admission, type AdmissionLimits, type AdmissionPass, type AdmissionStats } from './admission.ts';
 import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle.ts';
 import { normalizeOrigin, normalizeOriginOrNull } from './origin.ts';
+import { serveLauncherCredentials } from './page-guards.ts';
+import { StaticSite } from './static-site.ts';
 import { checkTlsCredentials, createWebServer, DEFAULT_TLS_PORT, SpiceTlsPort, type TlsCredentials, type WebServer } from './tls-listener.ts';
 
 const log = createLogger('relay');
@@ -82,6 +84,12 @@ export interface RelayServerOptions {
   maxTotalBufferedBytes?: number;
   /** Backoff after failed tickets (defaults: 200 ms doubling to 5 s, forgotten after 15 min). */
   authThrottle?: AuthThrottleOptions;
+  /**
+   * A built site to serve on the web port (`npm run build:site`), with the
+   * isolation headers; the relay's own origin is then allowed, and on
+   * loopback its page gets the relay key as the launchers' pages do.
+   */
+  staticDir?: string;
   /** Certificate and key: the HTTP port becomes HTTPS (`wss://`) and the SPICE TLS port opens. Default: no TLS. */
   tls?: TlsCredentials;
   /** SPICE TLS port for native clients of session "default" (needs `tls`). Default 5901; 0 picks a free port; null turns it off. */
@@ -157,6 +165,7 @@ export class RelayServer {
   private readonly graceMs: number;
   private readonly maxTotalBufferedBytes: number;
   private readonly admission: Admission;
+  private readonly site: StaticSite | null;
   private readonly throttle: AuthThrottle;
   private bufferedBytes = 0;
   /** Admissions of web-port connections by `address:port`, which the raw and the TLS socket share. */
@@ -193,6 +202,7 @@ export class RelayServer {
     this.maxTotalBufferedBytes = checkPositive('maxTotalBufferedBytes', options.maxTotalBufferedBytes ?? 256 * 1024 * 1024);
     this.admission = new Admission({ ...DEFAULT_ADMISSION_LIMITS, ...options.limits });
     this.throttle = new AuthThrottle(options.authThrottle);
+    this.site = options.staticDir ? new StaticSite(options.staticDir) : null;
     this.tls = options.tls ? checkTlsCredentials(options.tls) : null;
     if (!this.tls && options.tlsPort != null) {
       throw new RangeError(`RelayServer: expected tls credentials with tlsPort, got tlsPort ${options.tlsPort} and no tls`);
@@ -259,6 +269,10 @@ export class RelayServer {
       }
       const tlsPort = await this.listenTls();
       this.bound = { port: (http.address() as AddressInfo).port, tcpPort, tlsPort };
+      // The site's pages come from this very origin (and, on 127.0.0.1, as localhost too).
+      if (this.site) for (const h of new Set([urlHost(this.host), ...(this.host === '127.0.0.1' ? ['localhost'] : [])])) {
+        this.origins.add(`${this.tls ? 'https' : 'http'}://${h}:${this.bound.port}`);
+      }
     } catch (err) {
       await this.stop();
       throw err;
@@ -392,6 +406,7 @@ export class RelayServer {
   }
 
   private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.site && (this.site.handle(req, res) || serveLauncherCredentials(req, res, () => ({ relayKey: this.key })))) return;
     const path = (req.url ?? '/').split('?')[0];
     if ((req.method === 'GET' || req.method === 'HEAD') && path === '/') {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
