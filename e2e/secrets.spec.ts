@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { comparePixels, freePort, run, spicyScreenshot } from './harness.ts';
-import { expectedFrame, readCanvasRgb } from './pages.ts';
+import { expectedFrame, pauseAndSettle, readCanvasRgb } from './pages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** Distinctive, so any leak is found by a plain search. */
@@ -108,13 +108,7 @@ test('npm start --password-file: the page works, and no served file, URL, proces
     expect(await page.locator('#web-client').getAttribute('href')).not.toContain('password');
 
     // The right password gets the exact picture; a wrong one is refused and reported.
-    const frame = await page.evaluate(async () => {
-      const p = window.spiceHost!.pattern!;
-      p.pause();
-      while (p.pending) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 300));
-      return p.frame;
-    });
+    const frame = await pauseAndSettle({ page, logs: [] });
     const shot = await spicyScreenshot(tcpPort, PASSWORD);
     expect(shot.image, shot.result.stderr).not.toBeNull();
     expect(comparePixels(shot.image!.rgb, expectedFrame(frame), 1024).diff).toBe(0);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { RelayServer } from '../src/relay/relay-server.ts';
 import { comparePixels, run, spicyScreenshot } from './harness.ts';
-import { expectedFrame, readCanvasRgb } from './pages.ts';
+import { expectedFrame, pauseAndSettle, readCanvasRgb } from './pages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let relay: RelayServer;
@@ -37,13 +37,7 @@ test('the built demo page, served by the relay, hosts; spicy-screenshot and the 
     // No Vite here: the built modules and workers.
     expect(await page.evaluate(() => [...document.scripts].map((s) => s.src).join(' '))).toMatch(/\/assets\/index-[\w-]+\.js/);
 
-    const frame = await page.evaluate(async () => {
-      const p = window.spiceHost!.pattern!;
-      p.pause();
-      while (p.pending) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 300));
-      return p.frame;
-    });
+    const frame = await pauseAndSettle({ page, logs: [] });
     const shot = await spicyScreenshot(relay.address!.tcpPort!);
     expect(shot.image, shot.result.stderr).not.toBeNull();
     expect(comparePixels(shot.image!.rgb, expectedFrame(frame), 1024).diff).toBe(0);
