@@ -350,3 +350,28 @@ describe('HTTP CONNECT (native clients through the relay as a proxy)', () => {
     expect(logs.some((l) => l.includes('refused: no page hosts session nobody'))).toBe(true);
   });
 });
+
+describe('behind a reverse proxy', () => {
+  it('counts a trusted proxy\'s connections per forwarded client; others cannot forge the header', async () => {
+    await startRelay({ trustedProxies: ['127.0.0.9'], limits: { maxPerAddress: 2 } });
+    await page();
+    const open = (localAddress: string, forwardedFor: string): Promise<string> =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(`${relay.url}/spice/default`, ['binary'], { localAddress, headers: { 'x-forwarded-for': forwardedFor } });
+        cleanup.push(() => ws.terminate());
+        ws.on('error', () => resolve('dropped'));
+        ws.once('open', () => resolve('open'));
+        ws.once('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
+      });
+    // Through the proxy: two per forwarded client, whatever the proxy's own count.
+    expect(await open('127.0.0.9', '10.9.9.1')).toBe('open');
+    expect(await open('127.0.0.9', '192.0.2.50, 10.9.9.1')).toBe('open');
+    expect(await open('127.0.0.9', '10.9.9.1')).toBe('503');
+    expect(await open('127.0.0.9', '10.9.9.2')).toBe('open');
+    expect(logs.some((l) => l.includes('ws client 10.9.9.1 via 127.0.0.9:'))).toBe(true);
+    // Not a trusted proxy: the header is ignored and the peer's own address counts.
+    expect(await open('127.0.0.8', '10.9.9.3')).toBe('open');
+    expect(await open('127.0.0.8', '10.9.9.4')).toBe('open');
+    expect(await open('127.0.0.8', '10.9.9.5')).toBe('dropped'); // refused as it connected
+  });
+});

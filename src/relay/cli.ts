@@ -4,6 +4,7 @@
  * file only runs by itself when executed directly (`tsx src/relay/cli.ts`).
  */
 import { realpathSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createLogger, setLogLevel, type LogLevel } from '../util/logger.ts';
 import { RelayServer, type RelayServerOptions } from './relay-server.ts';
@@ -31,6 +32,9 @@ Options:
                        and whose spice-html5 may connect (repeatable). Default:
                        none; clients that send no Origin (native tools) are let
                        through to the SPICE ticket check
+  --trusted-proxy ADDR a reverse proxy in front of the relay (e.g. HAProxy with
+                       option forwardfor): its connections count per the client in
+                       X-Forwarded-For (repeatable; see deploy/haproxy.cfg)
   --static DIR         serve a built site from DIR on the web port (npm run build:site
                        makes dist-site/): the demo page and the web client with the
                        cross-origin isolation headers; their origin is allowed, and on
@@ -119,6 +123,12 @@ export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
       case '--relay-key-file':
         config.relayKeyFile = nonEmpty(flag, takeValue());
         break;
+      case '--trusted-proxy': {
+        const v = takeValue();
+        if (!isIP(v)) throw new CliUsageError(`expected an IP address after --trusted-proxy, got ${JSON.stringify(v)}`);
+        config.options.trustedProxies = [...(config.options.trustedProxies ?? []), v];
+        break;
+      }
       case '--static':
         config.options.staticDir = nonEmpty(flag, takeValue());
         break;
@@ -157,7 +167,7 @@ export function parseRelayArgs(args: readonly string[]): RelayCliConfig {
       default:
         throw new CliUsageError(
           `unknown argument ${JSON.stringify(arg)}; expected one of --host, --port, --tcp-port, --relay-key-file, ` +
-            '--allowed-origin, --password-file, --static, --tls-cert, --tls-key, --tls-port, --log-level, --help',
+            '--allowed-origin, --password-file, --static, --trusted-proxy, --tls-cert, --tls-key, --tls-port, --log-level, --help',
         );
     }
   }

@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { createServer as createTcpServer, isIP, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { createLogger } from '../util/logger.ts';
@@ -35,7 +35,7 @@ import {
 import { TcpClientConnection, WsClientConnection, rawToBuffer, type ClientConnection } from './client-connection.ts';
 import { RelayedStream, type StreamContext } from './relayed-stream.ts';
 import { closeReason, formatRemote, isLoopbackHost, secretsEqual, urlHost } from './net-util.ts';
-import { Admission, type AdmissionLimits, type AdmissionPass, type AdmissionStats } from './admission.ts';
+import { Admission, addressGroup, type AdmissionLimits, type AdmissionPass, type AdmissionStats } from './admission.ts';
 import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle.ts';
 import { normalizeOrigin, normalizeOriginOrNull } from './origin.ts';
 import { serveLauncherCredentials } from './page-guards.ts';
@@ -90,6 +90,12 @@ export interface RelayServerOptions {
    * loopback its page gets the relay key as the launchers' pages do.
    */
   staticDir?: string;
+  /**
+   * Addresses of reverse proxies in front of the relay (e.g. HAProxy): for
+   * their connections the client's address is the last entry of
+   * X-Forwarded-For, and limits count per that address. Default none.
+   */
+  trustedProxies?: readonly string[];
   /** Certificate and key: the HTTP port becomes HTTPS (`wss://`) and the SPICE TLS port opens. Default: no TLS. */
   tls?: TlsCredentials;
   /** SPICE TLS port for native clients of session "default" (needs `tls`). Default 5901; 0 picks a free port; null turns it off. */
@@ -166,6 +172,7 @@ export class RelayServer {
   private readonly maxTotalBufferedBytes: number;
   private readonly admission: Admission;
   private readonly site: StaticSite | null;
+  private readonly proxies: ReadonlySet<string>;
   private readonly throttle: AuthThrottle;
   private bufferedBytes = 0;
   /** Admissions of web-port connections by `address:port`, which the raw and the TLS socket share. */
@@ -203,6 +210,10 @@ export class RelayServer {
     this.admission = new Admission({ ...DEFAULT_ADMISSION_LIMITS, ...options.limits });
     this.throttle = new AuthThrottle(options.authThrottle);
     this.site = options.staticDir ? new StaticSite(options.staticDir) : null;
+    this.proxies = new Set((options.trustedProxies ?? []).map((a) => {
+      if (!isIP(a)) throw new RangeError(`RelayServer: expected trusted proxies as IP addresses, got ${JSON.stringify(a)}`);
+      return addressGroup(a);
+    }));
     this.tls = options.tls ? checkTlsCredentials(options.tls) : null;
     if (!this.tls && options.tlsPort != null) {
       throw new RangeError(`RelayServer: expected tls credentials with tlsPort, got tlsPort ${options.tlsPort} and no tls`);
@@ -392,6 +403,8 @@ export class RelayServer {
 
   /** A new connection to the web port (with TLS: before its handshake). */
   private onHttpConnection(socket: Socket): void {
+    // A proxy's connections are counted per client once their request says who it is.
+    if (this.isTrustedProxy(socket.remoteAddress)) return;
     const key = formatRemote(socket.remoteAddress, socket.remotePort);
     const pending = this.admit(socket.remoteAddress ?? 'unknown', `connection ${key}`, () => socket.destroy());
     if (!pending) {
@@ -403,6 +416,39 @@ export class RelayServer {
       pending.pass.release();
       if (this.pendingSockets.get(key) === pending) this.pendingSockets.delete(key);
     });
+  }
+
+  private isTrustedProxy(address: string | undefined): boolean {
+    return address !== undefined && this.proxies.size > 0 && this.proxies.has(addressGroup(address));
+  }
+
+  /** The client behind a request: its socket's peer, or for a trusted proxy the last X-Forwarded-For entry. */
+  private clientOf(req: IncomingMessage): { address: string; remote: string } {
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    if (this.isTrustedProxy(peer)) {
+      const forwarded = String(req.headers['x-forwarded-for'] ?? '').split(',').pop()?.trim() ?? '';
+      if (isIP(forwarded)) return { address: forwarded, remote: `${formatRemote(forwarded, undefined)} via ${formatRemote(peer, req.socket.remotePort)}` };
+    }
+    return { address: peer, remote: formatRemote(peer, req.socket.remotePort) };
+  }
+
+  /**
+   * The admission of the connection a request came on: taken when it
+   * connected, or now for a trusted proxy's (per the forwarded client);
+   * null when refused.
+   */
+  private admissionOf(req: IncomingMessage, socket: Duplex, what: string): Pending | null {
+    const key = formatRemote(req.socket.remoteAddress, req.socket.remotePort);
+    const known = this.pendingSockets.get(key);
+    if (known || !this.isTrustedProxy(req.socket.remoteAddress)) return known ?? null;
+    const pending = this.admit(this.clientOf(req).address, what, () => socket.destroy());
+    if (!pending) return null;
+    this.pendingSockets.set(key, pending);
+    socket.on('close', () => {
+      pending.pass.release();
+      if (this.pendingSockets.get(key) === pending) this.pendingSockets.delete(key);
+    });
+    return pending;
   }
 
   private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -434,13 +480,16 @@ export class RelayServer {
     socket.on('error', () => {
       /* a reset during the handshake is not worth a crash */
     });
-    const pending = this.pendingSockets.get(formatRemote(req.socket.remoteAddress, req.socket.remotePort));
     const url = new URL(req.url ?? '/', 'http://relay.invalid');
-    const address = req.socket.remoteAddress ?? 'unknown';
-    const remote = formatRemote(address, req.socket.remotePort);
+    const { address, remote } = this.clientOf(req);
     const path = url.pathname;
     const origin = req.headers.origin;
     const who = `${path === '/host' ? 'host' : path === '/stream' ? 'stream socket' : 'ws client'} ${remote}${origin ? ` (origin ${preview(origin)})` : ''}`;
+    const pending = this.admissionOf(req, socket, who);
+    if (!pending) {
+      this.refuseUpgrade(socket, '503 Service Unavailable', who, 'too many unauthenticated connections');
+      return;
+    }
 
     let clientSession: string | null = null;
     if (path.startsWith('/spice/')) {
@@ -485,9 +534,9 @@ export class RelayServer {
     socket.on('error', () => {
       /* reported through close */
     });
-    const remote = formatRemote(req.socket.remoteAddress, req.socket.remotePort);
+    const { remote } = this.clientOf(req);
     const who = `proxy client ${remote}`;
-    const pending = this.pendingSockets.get(remote);
+    const pending = this.admissionOf(req, socket, who);
     const reply = (status: string, reason: string): void => {
       this.logRefusal(`${who} refused: ${reason}`);
       const body = `${reason}\n`;
