@@ -70,7 +70,7 @@ describe('ImageEncoder', () => {
     const enc = new ImageEncoder({ lz: () => new Uint8Array([1, 2, 3, 4, 5]) });
     const img = enc.encode(flat, 'lz', 3);
     expect(img.type).toBe(ImageType.LZ_RGB);
-    expect(Array.from(img.payload)).toEqual([5, 0, 0, 0, 1, 2, 3, 4, 5]);
+    expect([...img.head, ...img.data]).toEqual([5, 0, 0, 0, 1, 2, 3, 4, 5]);
     const wide = area(3, 2, (x, y) => y * 16 + x, 32);
     const sub: PixelArea = { ...wide, offset: 4, width: 2 };
     expect(Array.from(new Uint32Array(packArea(sub).buffer))).toEqual([1, 2, 17, 18]);

@@ -6,7 +6,7 @@
  * falls back to a raw bitmap, which every client decodes.
  */
 import { ImageType } from '../protocol/constants.ts';
-import { bitmapImage, streamImage, type SpiceImage } from '../protocol/display-messages.ts';
+import { bitmapImage, imagePayloadSize, streamImage, type SpiceImage } from '../protocol/display-messages.ts';
 import { createLogger } from '../util/logger.ts';
 
 const log = createLogger('image-encoder');
@@ -130,7 +130,7 @@ export class ImageEncoder {
     }
     this.stats.images++;
     this.stats.bytesIn += raw;
-    this.stats.bytesOut += image.payload.byteLength;
+    this.stats.bytesOut += imagePayloadSize(image);
     this.stats.byCodec[codec]++;
     return image;
   }
