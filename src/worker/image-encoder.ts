@@ -61,8 +61,6 @@ export interface PixelArea {
 
 /** Pixel bytes below which an image may go raw (spice-server's MIN_SIZE_TO_COMPRESS): at most 13 pixels. */
 export const TINY_IMAGE_BYTES = 54;
-/** QUIC needs at least this many columns and rows (spice-server's MIN_DIMENSION_TO_QUIC); smaller areas go LZ. */
-const MIN_QUIC_DIMENSION = 3;
 /** JPEG only for areas at least this large: smaller ones gain little and blur text-sized details. */
 const MIN_JPEG_PIXELS = 32 * 32;
 /** Share of pixels equal to their left neighbour above which content counts as screen-like. */
@@ -104,13 +102,10 @@ export class ImageEncoder {
    * the JPEG mode allows it for this client (always, or auto at low bandwidth).
    */
   choose(area: PixelArea, client: ClientCodecPrefs): Codec {
+    // Tiny areas too: our codecs take any size, and encode() sends a tiny area raw only if that is smaller.
     const mode = client.preferred ?? this.compression;
     if (mode === 'off' || area.addr === null) return 'bitmap';
     const pick = (c: Exclude<Codec, 'bitmap'>): Codec => (this.codecs[c] ? c : 'bitmap');
-    // LZ takes any size; encode() sends a tiny area raw if that is smaller.
-    if (area.width < MIN_QUIC_DIMENSION || area.height < MIN_QUIC_DIMENSION || isTiny(area)) {
-      return mode === 'lz4' && client.lz4 && this.codecs.lz4 ? 'lz4' : pick('lz');
-    }
     if (mode === 'lz4') return client.lz4 && this.codecs.lz4 ? 'lz4' : pick('lz');
     if (mode === 'lz') return pick(mode);
     if (mode === 'auto' && screenLike(area)) return pick('lz');
