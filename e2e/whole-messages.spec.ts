@@ -7,7 +7,7 @@
  * parsing the DRAW_COPYs the client got.
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import type { Stack } from './harness.ts';
+import { spicyScreenshot, type Stack } from './harness.ts';
 import { readHtml5Canvas, useHostedSession, vgaText, type HostPage } from './pages.ts';
 import { compareTextScreen, textOf } from './vga-text.ts';
 
@@ -196,6 +196,11 @@ test.describe('a text-mode guest (SeaBIOS)', () => {
     const display = summaries.find((s) => s.channelType === 2)!;
     expect(display.drawCopies).toBeGreaterThan(1);
     expect(display.rawMultiRow).toBe(0);
+    // spice-gtk too: cell for cell, and its traffic counted by the worker with the rest.
+    const shot = await spicyScreenshot(session.stack().tcpPort);
+    expect(shot.image, shot.result.stderr).not.toBeNull();
+    const bad = compareTextScreen(shot.image!, dump, (r, col) => r === dump.cursor.row && col === dump.cursor.col);
+    expect(bad, JSON.stringify(bad.slice(0, 5))).toEqual([]);
     expect(await workerRawMultiRow(session.host())).toBe(0);
     await page.context().close();
   });
