@@ -18,7 +18,7 @@ import { CursorChannel, CursorChannelClient } from '../src/worker/cursor-channel
 import { DisplayChannel, DisplayChannelClient } from '../src/worker/display-channel.ts';
 import { setLogLevel } from '../src/util/logger.ts';
 import { MemoryStream } from './helpers/memory-stream.ts';
-import { link, makeServer, stream } from './helpers/server-session.ts';
+import { link, makeServer, msg, stream } from './helpers/server-session.ts';
 
 setLogLevel('silent');
 
@@ -86,13 +86,14 @@ describe('whole messages per send', () => {
     const init = await main.readMessage();
     expect(init.type).toBe(MsgMain.INIT);
     const sessionId = new DataView(init.body.buffer, init.body.byteOffset).getUint32(0, true);
-    main.clientSend(new Uint8Array([...new Uint8Array(new Uint16Array([MsgcMain.ATTACH_CHANNELS]).buffer), 0, 0, 0, 0]));
-    await new Promise((r) => setTimeout(r, 50));
+    main.clientSend(msg(MsgcMain.ATTACH_CHANNELS, []));
+    // Read up to CHANNELS_LIST (a PING comes first).
+    while ((await main.readMessage()).type !== MsgMain.CHANNELS_LIST);
     const inputs = stream();
     inputs.recordSends = true;
     server.accept(inputs);
     expect(await link(inputs, ChannelType.INPUTS, sessionId)).toBe(0);
-    await new Promise((r) => setTimeout(r, 50));
+    expect((await inputs.readMessage()).type).toBe(MsgInputs.INIT);
     for (const s of [main, inputs]) {
       const [reply, result, ...rest] = s.sends;
       expect(reply!.byteLength).toBe(LINK_HEADER_SIZE + decodeLinkHeader(reply!.subarray(0, LINK_HEADER_SIZE)).size);
