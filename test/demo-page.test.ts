@@ -19,7 +19,7 @@ function sample(o: {
     server: { clients: o.clients ?? 0, mainChannels: 0, inputsChannels: 0, remoteChannels: 0, linksInProgress: 0, linkFailures: 0 },
     worker: {
       drawablesProcessed: o.drawables ?? 0,
-      images: { images: Object.values(byCodec).reduce((a, b) => a + b, 0), bytesIn: 0, bytesOut: 0, byCodec },
+      images: { images: Object.values(byCodec).reduce((a, b) => a + b, 0), bytesIn: 0, bytesOut: 0, byCodec, rawMultiRow: 0 },
       streams: { active: o.streams ?? 0, started: o.streams ?? 0, framesSent: o.frames ?? 0 },
       displayBacklog: Object.entries(o.bytes ?? {}).map(([id, bytes]) => ({
         sessionId: Number(id), queued: 0, buffered: 0, sent: 0, bytes, bandwidthBps: null, lossyRects: 0,

@@ -60,17 +60,36 @@ describe('ImageEncoder', () => {
     enc.compression = 'quic';
     expect(enc.choose(flat, { lz4: false })).toBe('bitmap');
     enc.compression = 'lz';
-    expect(enc.choose(area(4, 4, () => 0), { lz4: false })).toBe('bitmap');
+    expect(enc.choose(area(4, 4, () => 0), { lz4: false })).toBe('lz'); // only tiny areas may go raw
     const img = enc.encode(flat, 'lz', 7);
     expect(img.type).toBe(ImageType.BITMAP);
     expect(enc.stats.byCodec).toMatchObject({ bitmap: 1, lz: 0 });
+  });
+
+  it('compresses all but tiny areas; a tiny one goes raw only when raw is smaller; counts raw multi-row bitmaps', () => {
+    let lzOut = 100;
+    const enc = new ImageEncoder({ lz: () => new Uint8Array(lzOut), quic: () => new Uint8Array(1) });
+    const text = area(9, 16, (x, y) => (x > 2 && x < 6 && y > 3 && y < 12 ? 0xffffff : 0)); // a glyph cell
+    const cursor = area(9, 2, () => 0xaaaaaa);
+    expect(enc.choose(text, { lz4: false })).toBe('lz');
+    expect(enc.choose(cursor, { lz4: false })).toBe('lz');
+    enc.compression = 'quic';
+    expect(enc.choose(cursor, { lz4: false })).toBe('quic'); // our QUIC takes any size (spice-html5 decodes 1x1 up)
+    expect(enc.encode(text, 'lz', 1).type).toBe(ImageType.LZ_RGB); // not tiny: compressed even when raw would be smaller
+    const tiny = area(3, 2, () => 0x123456); // 24 pixel bytes, under spice-server's 54
+    expect(enc.encode(tiny, 'lz', 2).type).toBe(ImageType.BITMAP); // 18 + 24 < 4 + 100
+    lzOut = 10;
+    expect(enc.encode(tiny, 'lz', 3).type).toBe(ImageType.LZ_RGB); // 4 + 10 < 18 + 24
+    expect(enc.stats.rawMultiRow).toBe(1);
+    enc.encode(area(13, 1, () => 0), 'bitmap', 4);
+    expect(enc.stats.rawMultiRow).toBe(1); // one row: no orientation to get wrong
   });
 
   it('streams carry data_size first; bitmaps are packed rows even from a wider surface', () => {
     const enc = new ImageEncoder({ lz: () => new Uint8Array([1, 2, 3, 4, 5]) });
     const img = enc.encode(flat, 'lz', 3);
     expect(img.type).toBe(ImageType.LZ_RGB);
-    expect(Array.from(img.payload)).toEqual([5, 0, 0, 0, 1, 2, 3, 4, 5]);
+    expect([...img.head, ...img.data]).toEqual([5, 0, 0, 0, 1, 2, 3, 4, 5]);
     const wide = area(3, 2, (x, y) => y * 16 + x, 32);
     const sub: PixelArea = { ...wide, offset: 4, width: 2 };
     expect(Array.from(new Uint32Array(packArea(sub).buffer))).toEqual([1, 2, 17, 18]);

@@ -320,6 +320,21 @@ describe('forwarding', () => {
     }
   });
 
+  it('a WS client gets each page send as exactly one WebSocket message (whole SPICE messages stay whole)', async () => {
+    await startRelay();
+    const h = await connectHost(relay);
+    track(h.host);
+    const client = await wsClient(`${relay.url}/spice/default`);
+    track(client.ws);
+    const sizes: number[] = [];
+    client.ws.on('message', (d: Buffer) => sizes.push(d.length));
+    const page = await attach(await h.offers.next('offer'));
+    const sends = [6, 4102, 70_006, 1 << 20, 1];
+    for (const [i, n] of sends.entries()) page.stream.send(pattern(n, 20 + i));
+    await client.received.waitLength(sends.reduce((a, b) => a + b, 0));
+    expect(sizes).toEqual(sends);
+  });
+
   it('routes /spice/NAME to that session only', async () => {
     await startRelay();
     const a = await connectHost(relay, 'alpha');

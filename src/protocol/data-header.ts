@@ -35,3 +35,17 @@ export function decodeFullHeader(bytes: Uint8Array): DataHeader {
 export function encodeFullHeader(serial: bigint, type: number, size: number): Uint8Array {
   return new WireWriter(FULL_HEADER_SIZE).u64(serial).u16(type).u32(size).u32(0).finish();
 }
+
+/**
+ * One whole message, header and body in a single buffer: a transport that
+ * frames each send (a WebSocket message) must never end a frame on a header,
+ * since clients that reassemble per frame drop such a message.
+ * `serial` selects the full header; without it, the mini header.
+ */
+export function encodeMessage(type: number, body: Uint8Array, serial?: bigint): Uint8Array {
+  const headerSize = serial === undefined ? MINI_HEADER_SIZE : FULL_HEADER_SIZE;
+  const w = new WireWriter(headerSize + body.byteLength);
+  if (serial === undefined) w.u16(type).u32(body.byteLength);
+  else w.u64(serial).u16(type).u32(body.byteLength).u32(0);
+  return w.bytes(body).finish();
+}

@@ -55,8 +55,18 @@ export interface SpiceImage {
   type: number;
   width: number;
   height: number;
-  /** Everything after the 18-byte descriptor (bitmap header + pixels, or data_size + stream). */
-  payload: Uint8Array;
+  /**
+   * What follows the 18-byte descriptor, in two parts the message encoder
+   * writes straight into the message (no intermediate join): the bitmap
+   * header or `u32 data_size`, then the pixels or the codec's stream.
+   */
+  head: Uint8Array;
+  data: Uint8Array;
+}
+
+/** Bytes after the descriptor of an image. */
+export function imagePayloadSize(image: SpiceImage): number {
+  return image.head.byteLength + image.data.byteLength;
 }
 
 /** A BITMAP image: 32-bit, top-down, stride = 4·width (spice-html5 ignores stride padding). */
@@ -74,20 +84,13 @@ export function bitmapImage(image: BitmapImage): SpiceImage {
     .u32(stride)
     .u32(0) // no palette
     .finish();
-  return { id: image.id, type: ImageType.BITMAP, width, height, payload: joinPayload(header, pixels) };
+  return { id: image.id, type: ImageType.BITMAP, width, height, head: header, data: pixels };
 }
 
 /** An LZ_RGB, QUIC or LZ4 image: `u32 data_size` then the codec's stream. */
 export function streamImage(id: number, type: number, width: number, height: number, stream: Uint8Array): SpiceImage {
   const size = new WireWriter(4).u32(stream.byteLength).finish();
-  return { id, type, width, height, payload: joinPayload(size, stream) };
-}
-
-function joinPayload(head: Uint8Array, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(head.byteLength + body.byteLength);
-  out.set(head);
-  out.set(body, head.byteLength);
-  return out;
+  return { id, type, width, height, head: size, data: stream };
 }
 
 /**
@@ -97,14 +100,14 @@ function joinPayload(head: Uint8Array, body: Uint8Array): Uint8Array {
  */
 export function encodeDrawCopy(surfaceId: number, left: number, top: number, image: SpiceImage): Uint8Array {
   const { width, height } = image;
-  const w = new WireWriter(DRAW_COPY_FIXED + IMAGE_DESCRIPTOR_SIZE + image.payload.byteLength);
+  const w = new WireWriter(DRAW_COPY_FIXED + IMAGE_DESCRIPTOR_SIZE + imagePayloadSize(image));
   writeDisplayBase(w, surfaceId, { top, left, bottom: top + height, right: left + width });
   w.u32(DRAW_COPY_FIXED); // src_bitmap pointer: the image follows the fixed part
   writeRect(w, { top: 0, left: 0, bottom: height, right: width });
   w.u16(Rop.OP_PUT).u8(0); // rop, scale_mode
   w.u8(0).i32(0).i32(0).u32(0); // mask: flags, pos, bitmap = none
   w.u64(image.id).u8(image.type).u8(0).u32(width).u32(height); // SpiceImage descriptor
-  w.bytes(image.payload);
+  w.bytes(image.head).bytes(image.data);
   return w.finish();
 }
 

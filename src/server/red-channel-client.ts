@@ -12,8 +12,7 @@ import {
   MINI_HEADER_SIZE,
   decodeFullHeader,
   decodeMiniHeader,
-  encodeFullHeader,
-  encodeMiniHeader,
+  encodeMessage,
 } from '../protocol/data-header.ts';
 import {
   decodeAckSync,
@@ -279,22 +278,12 @@ export abstract class RedChannelClient {
   }
 
   private sendNow(type: number, body: Uint8Array): void {
-    const header = this.miniHeader
-      ? encodeMiniHeader(type, body.byteLength)
-      : encodeFullHeader(++this.sendSerial, type, body.byteLength);
-    if (body.byteLength <= 4096) {
-      const msg = new Uint8Array(header.byteLength + body.byteLength);
-      msg.set(header);
-      msg.set(body, header.byteLength);
-      this.stream.send(msg);
-    } else {
-      // Large bodies go as their own chunk: the stream is a byte stream, no copy needed.
-      this.stream.send(header);
-      this.stream.send(body);
-    }
+    // Header and body in one send: each send is one WebSocket message, and a header must never end one.
+    const msg = encodeMessage(type, body, this.miniHeader ? undefined : ++this.sendSerial);
+    this.stream.send(msg);
     this.messagesInWindow++;
     this.messagesSent++;
-    this.bytesSent += header.byteLength + body.byteLength;
+    this.bytesSent += msg.byteLength;
   }
 
   /** The peer closed the transport. */

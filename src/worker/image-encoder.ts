@@ -2,11 +2,14 @@
  * Picks and runs the image codec for each area a client must receive, like
  * spice-server's image compression modes: a forced codec, or `auto`, which
  * sends screen-like content (flat areas, text) as LZ and photo-like content as
- * QUIC. LZ4 goes only to clients that advertise it. Whatever a codec cannot do
- * falls back to a raw bitmap, which every client decodes.
+ * QUIC. LZ4 goes only to clients that advertise it. Like spice-server, every
+ * image is compressed except tiny ones, and those go raw only when raw is
+ * smaller: some clients draw raw multi-row bitmaps upside down (they ignore
+ * TOP_DOWN), so they must stay rare. A codec failure falls back to a raw
+ * bitmap, which every client decodes.
  */
 import { ImageType } from '../protocol/constants.ts';
-import { bitmapImage, streamImage, type SpiceImage } from '../protocol/display-messages.ts';
+import { bitmapImage, imagePayloadSize, streamImage, type SpiceImage } from '../protocol/display-messages.ts';
 import { createLogger } from '../util/logger.ts';
 
 const log = createLogger('image-encoder');
@@ -56,8 +59,8 @@ export interface PixelArea {
   height: number;
 }
 
-/** Below this many pixels, codecs gain nothing over their fixed costs. */
-const MIN_CODEC_PIXELS = 64;
+/** Pixel bytes below which an image may go raw (spice-server's MIN_SIZE_TO_COMPRESS): at most 13 pixels. */
+export const TINY_IMAGE_BYTES = 54;
 /** JPEG only for areas at least this large: smaller ones gain little and blur text-sized details. */
 const MIN_JPEG_PIXELS = 32 * 32;
 /** Share of pixels equal to their left neighbour above which content counts as screen-like. */
@@ -77,13 +80,15 @@ export interface EncoderStats {
   bytesIn: number;
   bytesOut: number;
   byCodec: Record<Codec, number>;
+  /** Raw bitmaps taller than one row: the images some clients draw upside down. */
+  rawMultiRow: number;
 }
 
 export class ImageEncoder {
   compression: ImageCompression = 'auto';
   /** `--jpeg`: when photo-like areas may go out as lossy JPEG. */
   jpeg: JpegMode = 'auto';
-  readonly stats: EncoderStats = { images: 0, bytesIn: 0, bytesOut: 0, byCodec: { bitmap: 0, lz: 0, quic: 0, lz4: 0, jpeg: 0 } };
+  readonly stats: EncoderStats = { images: 0, bytesIn: 0, bytesOut: 0, byCodec: { bitmap: 0, lz: 0, quic: 0, lz4: 0, jpeg: 0 }, rawMultiRow: 0 };
 
   constructor(private codecs: CodecSet = {}) {}
 
@@ -97,8 +102,9 @@ export class ImageEncoder {
    * the JPEG mode allows it for this client (always, or auto at low bandwidth).
    */
   choose(area: PixelArea, client: ClientCodecPrefs): Codec {
+    // Tiny areas too: our codecs take any size, and encode() sends a tiny area raw only if that is smaller.
     const mode = client.preferred ?? this.compression;
-    if (mode === 'off' || area.addr === null || area.width * area.height < MIN_CODEC_PIXELS) return 'bitmap';
+    if (mode === 'off' || area.addr === null) return 'bitmap';
     const pick = (c: Exclude<Codec, 'bitmap'>): Codec => (this.codecs[c] ? c : 'bitmap');
     if (mode === 'lz4') return client.lz4 && this.codecs.lz4 ? 'lz4' : pick('lz');
     if (mode === 'lz') return pick(mode);
@@ -112,7 +118,10 @@ export class ImageEncoder {
     return pick('quic');
   }
 
-  /** Encodes an area with a codec; a codec failure falls back to a raw bitmap. */
+  /**
+   * Encodes an area with a codec; a codec failure falls back to a raw bitmap,
+   * and so does a tiny area whose raw form is smaller than the codec's.
+   */
   encode(area: PixelArea, codec: Codec, id: number): SpiceImage {
     const raw = area.width * area.height * 4;
     let image: SpiceImage | null = null;
@@ -124,16 +133,25 @@ export class ImageEncoder {
         log.warn(`${codec} failed for a ${area.width}x${area.height} area (${(e as Error).message}); sending a bitmap`);
       }
     }
-    if (!image) {
-      codec = 'bitmap';
-      image = bitmapImage({ id, width: area.width, height: area.height, pixels: packArea(area) });
+    // Top-down rows with TOP_DOWN set, as spice-server passes on QEMU's and the Linux QXL driver's bitmaps.
+    if (!image || isTiny(area)) {
+      const bitmap = bitmapImage({ id, width: area.width, height: area.height, pixels: packArea(area) });
+      if (!image || imagePayloadSize(bitmap) < imagePayloadSize(image)) {
+        codec = 'bitmap';
+        image = bitmap;
+        if (area.height > 1) this.stats.rawMultiRow++;
+      }
     }
     this.stats.images++;
     this.stats.bytesIn += raw;
-    this.stats.bytesOut += image.payload.byteLength;
+    this.stats.bytesOut += imagePayloadSize(image);
     this.stats.byCodec[codec]++;
     return image;
   }
+}
+
+function isTiny(area: PixelArea): boolean {
+  return area.width * area.height * 4 < TINY_IMAGE_BYTES;
 }
 
 /** The area's pixels as packed rows (stride = 4·width), copied out of shared memory. */

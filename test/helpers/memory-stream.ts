@@ -11,6 +11,9 @@ export class MemoryStream implements HandoffStream {
   private pending: Uint8Array[] = [];
   closed = false;
   bufferedAmount = 0;
+  /** Each send() as it came, when recordSends is set: what a WebSocket transport would make one message each. */
+  readonly sends: Uint8Array[] = [];
+  recordSends = false;
   readonly offer: StreamOffer;
   private waiters: Array<() => void> = [];
 
@@ -19,6 +22,7 @@ export class MemoryStream implements HandoffStream {
   }
   send(bytes: Uint8Array): void {
     if (this.closed) return;
+    if (this.recordSends) this.sends.push(bytes.slice());
     this.toClient.push(bytes.slice());
     for (const w of this.waiters.splice(0)) w();
   }
