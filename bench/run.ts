@@ -113,6 +113,10 @@ async function main(): Promise<void> {
   const codecs = loadCodecs(device);
   const corpus = makeCorpus();
   const rows = [...codecRows(device, corpus, codecs), ...diffRows(device)];
+  if (!process.argv.includes('--no-relay')) {
+    const { relayRows } = await import('./relay.ts');
+    rows.push(...(await relayRows()));
+  }
   if (!process.argv.includes('--no-e2e')) {
     const { e2eRows } = await import('./e2e.ts');
     rows.push(...(await e2eRows()));
