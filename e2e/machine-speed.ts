@@ -17,3 +17,11 @@ export function slowdown(): number {
   for (let f = 0; f < FRAMES; f++) renderTestPattern(f, 1024, 768, px);
   return Math.max(1, (performance.now() - t0) / REFERENCE_MS);
 }
+
+let measured: number | undefined;
+
+/** {@link slowdown}, measured once per worker process (at its first use) and kept. */
+export function slowdownOnce(): number {
+  measured ??= slowdown();
+  return measured;
+}
