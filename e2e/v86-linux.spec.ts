@@ -84,10 +84,12 @@ test('the guest turns on its absolute pointer: client mouse mode is offered and 
   // On the serial shell: dump the events of the input device that has absolute axes (the VMware pointer).
   await page.evaluate(() =>
     window.spiceHost!.vm!.remote.serialSend(
-      'for e in /sys/class/input/event*; do [ "$(cat $e/device/capabilities/abs)" != 0 ] && od -An -v -tx2 -w16 /dev/input/${e##*/} > /dev/ttyS0 & done\n',
+      'for e in /sys/class/input/event*; do [ "$(cat $e/device/capabilities/abs)" != 0 ] && od -An -v -tx2 -w16 /dev/input/${e##*/} > /dev/ttyS0 & done; ' +
+        'until pidof od > /dev/null; do sleep 1; done; echo od-$((40+2))-runs > /dev/ttyS0\n',
     ),
   );
-  await page.waitForTimeout(1000);
+  // Positions sent before od runs would be lost; the computed marker appears only once it does (the echoed command lacks it).
+  await expect.poll(() => serial(page), { timeout: t(10_000) }).toContain('od-42-runs');
   const gtk = await startSpiceGtkClient({ port: session.stack().tcpPort });
   try {
     expect(await gtk.mouseMode()).toBe(2);
