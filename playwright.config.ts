@@ -17,7 +17,10 @@ export default defineConfig({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
   timeout: 90_000,
-  workers: 1,
+  // E2E_WORKERS=2 runs spec files in parallel (free ports from e2e/harness.ts,
+  // Xvfb picks a free display, spice-gtk gets a HOME/XDG dir of its own), but on
+  // a busy 2-core machine cold Vite page loads then passed 30 s: one by default.
+  workers: Number(process.env.E2E_WORKERS ?? 1),
   fullyParallel: false,
   retries: 0,
   reporter: [['list']],

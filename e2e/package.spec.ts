@@ -33,7 +33,8 @@ const EXAMPLE = join(ROOT, 'examples', 'canvas-app');
 interface Proc {
   out(): string;
   exited: Promise<number | null>;
-  stop(): void;
+  /** SIGTERM, then waits until it exited (its port is free again). */
+  stop(): Promise<void>;
 }
 
 /** Starts a long-running command; its stdout and stderr are collected together. */
@@ -42,10 +43,14 @@ function start(cmd: string, args: string[]): Proc {
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   return {
     out: () => out,
-    exited: new Promise((resolve) => proc.on('exit', (code) => resolve(code))),
-    stop: () => proc.kill('SIGTERM'),
+    exited,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await exited;
+    },
   };
 }
 
@@ -67,20 +72,42 @@ const servers: Proc[] = [];
 /** The app's own Vite (installed by its package.json), not the repository's. */
 const vite = (): string => join(app, 'node_modules', 'vite', 'bin', 'vite.js');
 
-/** Ports for the app's servers, chosen first: the relay must allow their origins. */
-const appPorts = { preview: 0, dev: 0 };
+/**
+ * Ports for the app's servers, chosen first (the relay must allow their
+ * origins): one per server, so no server ever needs a port another one held.
+ */
+const appPorts = { preview: 0, previewBios: 0, dev: 0 };
 let relayKey: string;
 
-/** Serves the app (`vite preview` of its build, or the dev server) on its port; resolves with its URL. */
-async function serveApp(mode: 'preview' | 'dev'): Promise<string> {
+/**
+ * Serves the app (`vite preview` of its build, or the dev server) on its port;
+ * resolves with its URL once it answers. The server lives as long as the test
+ * that started it. With --strictPort a taken port makes Vite exit at once
+ * ("Port N is already in use"): that fails here with its output, rather than
+ * a test silently talking to whatever else holds the port.
+ */
+async function serveApp(mode: keyof typeof appPorts): Promise<string> {
   const port = appPorts[mode];
-  const args = mode === 'preview' ? ['preview'] : [];
+  const args = mode === 'dev' ? [] : ['preview'];
   const server = start(process.execPath, [vite(), ...args, app, '--host', '127.0.0.1', '--port', String(port), '--strictPort']);
   servers.push(server);
+  let exitCode: number | null | undefined;
+  void server.exited.then((c) => (exitCode = c));
   const url = `http://127.0.0.1:${port}`;
+  // What the poll sees carries the server's output, so a failure shows it (a message would be fixed before the poll runs).
   await expect
-    .poll(async () => (await fetch(url).then((r) => r.status, () => 0)), { timeout: 30_000, message: server.out() })
-    .toBe(200);
+    .poll(
+      async () => {
+        if (exitCode !== undefined) return `vite ${mode} exited ${exitCode}:\n${server.out()}`;
+        // Vite prints its address once it listens; only then is an answer from the port its own.
+        // (Without its colours: FORCE_COLOR may reach it.)
+        if (!server.out().replace(/\x1b\[[\d;]*m/g, '').includes(`Local:   ${url}/`)) return `vite ${mode} not listening yet:\n${server.out()}`;
+        const status = await fetch(url).then((r) => r.status, (e: Error) => e.message);
+        return status === 200 ? 'answers 200' : `GET ${url} gave ${status}; vite ${mode} said:\n${server.out()}`;
+      },
+      { timeout: 30_000 },
+    )
+    .toBe('answers 200');
   return url;
 }
 
@@ -108,8 +135,14 @@ test.beforeAll(async () => {
   await mustRun(process.execPath, [vite(), 'build', app, '--logLevel', 'warn']);
 
   // The relay from the installed package's bin (dist/relay/cli.js, not the sources).
-  appPorts.preview = await freePort();
-  appPorts.dev = await freePort();
+  // Distinct ports: freePort may hand out a port it just gave.
+  const taken = new Set<number>();
+  for (const k of Object.keys(appPorts) as Array<keyof typeof appPorts>) {
+    let p = await freePort();
+    while (taken.has(p)) p = await freePort();
+    taken.add(p);
+    appPorts[k] = p;
+  }
   const keyFile = join(work, 'relay.key');
   relay = start(process.execPath, [
     join(app, 'node_modules', '.bin', 'spice-relay'),
@@ -117,6 +150,7 @@ test.beforeAll(async () => {
     '--tcp-port', '0',
     '--relay-key-file', keyFile,
     '--allowed-origin', `http://127.0.0.1:${appPorts.preview}`,
+    '--allowed-origin', `http://127.0.0.1:${appPorts.previewBios}`,
     '--allowed-origin', `http://127.0.0.1:${appPorts.dev}`,
   ]);
   await expect.poll(() => relay!.out(), { timeout: 15_000 }).toMatch(/relay key: in .*relay\.key \(created\)/);
@@ -129,12 +163,9 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  for (const s of servers) {
-    s.stop();
-    await s.exited;
-  }
+  for (const s of servers.splice(0)) await s.stop();
   if (relay) {
-    relay.stop();
+    void relay.stop();
     // The installed CLI handles SIGTERM: stops the relay and exits 0.
     expect(await relay.exited).toBe(0);
   }
@@ -164,6 +195,8 @@ test.afterEach(async () => {
     }
     await c.close();
   }
+  // A server left running would hold its port and answer in a later test's place.
+  for (const s of servers.splice(0)) await s.stop();
 });
 
 async function openApp(browser: Browser, url: string): Promise<Opened> {
@@ -229,7 +262,7 @@ test('a v86 VM from the installed package: its worker and v86.wasm load, SeaBIOS
   ensureBios();
   mkdirSync(join(app, 'dist', 'bios'), { recursive: true });
   for (const f of BIOS_FILES) copyFileSync(join(BIOS_DIR, f), join(app, 'dist', 'bios', f));
-  const url = await serveApp('preview');
+  const url = await serveApp('previewBios');
   const { page, errors, responses } = await openApp(browser, `${url}/?vm=bios`);
   const dump = (): Promise<VgaTextDump> => page.evaluate(async () => (await window.example!.server!.vm!.remote.vgaTextDump())!);
   // SeaBIOS tries every device, then waits: the screen is still while we look.

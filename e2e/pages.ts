@@ -3,6 +3,7 @@ import { expect, test, type Browser, type Page } from '@playwright/test';
 import { renderTestPattern } from '../src/sources/test-pattern.ts';
 import type { VgaTextDump } from '../src/sources/v86/v86-api.ts';
 import { comparePixels, startStack, xrgbToRgb, type Stack } from './harness.ts';
+import { slowdownOnce } from './machine-speed.ts';
 
 export interface HostPage {
   page: Page;
@@ -18,7 +19,7 @@ export async function openHost(browser: Browser, stack: Stack, query = ''): Prom
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   await page.goto(`${stack.baseUrl}/?relay=${encodeURIComponent(stack.relayUrl)}${query}`);
   await page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, {
-    timeout: 30_000,
+    timeout: 30_000 * slowdownOnce(), // a cold Vite compiles the page's modules now: slow on a busy machine
   });
   const err = await page.evaluate(() => window.spiceHostError);
   expect(err, `host page failed: ${err}\n${logs.join('\n')}`).toBeUndefined();
@@ -170,7 +171,7 @@ export async function vgaText(host: HostPage): Promise<VgaTextDump | null> {
 export async function reloadHost(host: HostPage): Promise<void> {
   await host.page.reload();
   await host.page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, {
-    timeout: 30_000,
+    timeout: 30_000 * slowdownOnce(), // a cold Vite compiles the page's modules now: slow on a busy machine
   });
   const err = await host.page.evaluate(() => window.spiceHostError);
   expect(err, `host page failed after reload: ${err}`).toBeUndefined();

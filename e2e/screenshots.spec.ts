@@ -7,25 +7,22 @@
  * test run would otherwise change them every time: the guest's boot log has timings).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expect, test } from '@playwright/test';
-import { comparePixels, crop, locate, portIsFree, run, startXvfb, type RgbImage } from './harness.ts';
-import { guestPicture, hostStats, openHtml5, readHtml5Canvas, settledGuestPicture, useHostedSession, type ClientPage } from './pages.ts';
+import { comparePixels, crop, locate, run, startXvfb, type RgbImage } from './harness.ts';
+import { expect, LINUX, test, type SharedGuest } from './linux-guest.ts';
+import { guestPicture, hostStats, openHtml5, readHtml5Canvas, settledGuestPicture, type ClientPage } from './pages.ts';
 import { encodePng } from './png.ts';
 import { LEFT_SHIFT, usKey } from './us-keyboard.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const OUT = process.env.UPDATE_SCREENSHOTS ? join(ROOT, 'docs', 'screenshots') : join(ROOT, 'test-results', 'screenshots');
-/** The Linux guest makes the nicer picture; the graphics guest stands in where it is not built. */
-const LINUX = existsSync(join(ROOT, '.cache', 'guests', 'linux', 'bzImage'));
-
-test.describe.configure({ mode: 'serial', timeout: 180_000 });
-// The README's own ports (8765, 5900) where they are free, so the pictures show the addresses it gives.
-const session = useHostedSession(LINUX ? '&guest=linux' : '&guest=graphics', async () =>
-  (await portIsFree(8765)) && (await portIsFree(5900)) ? { relay: 8765, tcp: 5900 } : {},
-);
+// The Linux guest makes the nicer picture; the graphics guest stands in where it is not built.
+// Timeouts are for the reference machine; the shared guest's boot time stretches them (linux-guest.ts).
+test.describe.configure({ mode: 'serial', timeout: 90_000 });
+let guest: SharedGuest;
+const session = { stack: () => guest.stack, host: () => guest.host };
+const t = (ms: number): number => ms * guest.slow;
 let client: ClientPage | undefined;
 
 /** How many different colours a picture has (up to 1000): a blank screen has one. */
@@ -47,13 +44,11 @@ async function typeInGuest(text: string): Promise<void> {
   await session.host().page.evaluate((c) => window.spiceHost!.vm!.remote.keyboard(c), codes);
 }
 
-test.beforeAll(async () => {
+test.beforeAll(async ({ guest: booted }) => {
+  guest = booted;
   await mkdir(OUT, { recursive: true });
   const page = session.host().page;
   if (LINUX) {
-    await expect
-      .poll(() => page.evaluate(() => window.spiceHost!.vm!.serial.join('\n')), { timeout: 120_000 })
-      .toContain('SPICE-WEB-GUEST READY');
     // A blinking console cursor would make the pictures differ by when they were taken.
     await page.evaluate(() => window.spiceHost!.vm!.remote.serialSend('echo 0 > /sys/class/graphics/fbcon/cursor_blink\n'));
     await typeInGuest('uname -srm; echo Hello from a SPICE server in a web page\n');
@@ -71,20 +66,20 @@ test('the demo page at 1280x800 and on a phone: the VM, one client, live numbers
   await page.setViewportSize({ width: 1280, height: 800 });
   client = await openHtml5(browser, session.stack());
   await client.page.setViewportSize({ width: 1080, height: 900 });
-  await expect(client.page.locator('#spice_surface_0')).toBeVisible({ timeout: 20_000 });
-  await expect(page.locator('#clients')).toHaveText('1', { timeout: 10_000 });
+  await expect(client.page.locator('#spice_surface_0')).toBeVisible({ timeout: t(20_000) });
+  await expect(page.locator('#clients')).toHaveText('1', { timeout: t(10_000) });
   await expect(page.locator('#native-url')).toHaveText(`spice://127.0.0.1:${session.stack().tcpPort}`);
   const webClient = new URL((await page.locator('#web-client').getAttribute('href'))!);
   expect(webClient.pathname).toBe('/client.html');
   expect(webClient.searchParams.get('url')).toBe(`${session.stack().relayUrl}/spice/default`);
-  await expect(page.locator('#codec-legend li').first()).toHaveText(/^(LZ|QUIC|LZ4|JPEG|raw) \d+%$/, { timeout: 10_000 });
+  await expect(page.locator('#codec-legend li').first()).toHaveText(/^(LZ|QUIC|LZ4|JPEG|raw) \d+%$/, { timeout: t(10_000) });
   // The preview shows what the RedWorker holds, which is the guest's picture.
-  await expect(page.locator('#preview-note')).toBeHidden({ timeout: 10_000 });
+  await expect(page.locator('#preview-note')).toBeHidden({ timeout: t(10_000) });
   await expect
     .poll(async () => {
       const shown = await readHtml5Canvas(session.host(), 'preview');
       return shown ? comparePixels(shown.rgb, (await guestPicture(session.host()))!.rgb, shown.width).diff : -1;
-    }, { timeout: 10_000, message: 'the preview differs from the guest framebuffer' })
+    }, { timeout: t(10_000), message: 'the preview differs from the guest framebuffer' })
     .toBe(0);
   await page.screenshot({ path: join(OUT, 'demo-page.png') });
 
@@ -113,14 +108,14 @@ test('the spice-html5 web client page shows the guest exactly', async () => {
     .poll(async () => {
       const got = await readHtml5Canvas(client!);
       return got ? comparePixels(got.rgb, (await guestPicture(session.host()))!.rgb, got.width).diff : -1;
-    }, { timeout: 15_000 })
+    }, { timeout: t(15_000) })
     .toBe(0);
   expect(colours(want.rgb), 'the guest shows a blank screen').toBeGreaterThan(1);
   await expect(client!.page.locator('#conn-state')).toHaveText('connected');
   await client!.page.screenshot({ path: join(OUT, 'web-client.png') });
   await client!.page.context().close();
   client = undefined;
-  await expect.poll(async () => (await hostStats(session.host())).clients, { timeout: 10_000 }).toBe(0);
+  await expect.poll(async () => (await hostStats(session.host())).clients, { timeout: t(10_000) }).toBe(0);
 });
 
 /** The row of a picture where the colour changes most often: a row of plain background would match anywhere on the screen. */
@@ -154,14 +149,14 @@ test('a remote-viewer window under Xvfb shows the guest', async () => {
       .poll(async () => {
         at = locate(await xvfb.grab(), want.rgb.subarray(row * 1024 * 3), 1024);
         return at !== null;
-      }, { timeout: 30_000, message: 'the guest picture never appeared in the remote-viewer window' })
+      }, { timeout: t(30_000), message: 'the guest picture never appeared in the remote-viewer window' })
       .toBe(true);
     const top = at!.y - row;
     await expect
       .poll(async () => {
         const now = (await guestPicture(session.host()))!.rgb;
         return comparePixels(crop(await xvfb.grab(), at!.x, top, 1024, 768), now, 1024).diff;
-      }, { timeout: 15_000, message: 'the remote-viewer picture differs from the guest framebuffer' })
+      }, { timeout: t(15_000), message: 'the remote-viewer picture differs from the guest framebuffer' })
       .toBe(0);
     expect(await hostStats(session.host())).toMatchObject({ clients: 1, display: 1 });
     // The whole window, as X places it (no window manager, so no frame around it).
@@ -176,5 +171,5 @@ test('a remote-viewer window under Xvfb shows the guest', async () => {
     viewer.kill('SIGTERM');
     await xvfb.stop();
   }
-  await expect.poll(async () => (await hostStats(session.host())).clients, { timeout: 10_000 }).toBe(0);
+  await expect.poll(async () => (await hostStats(session.host())).clients, { timeout: t(10_000) }).toBe(0);
 });

@@ -41,7 +41,7 @@ export class WorkloadSource {
   late = 0;
 
   constructor(
-    producer: QxlProducer,
+    private readonly producer: QxlProducer,
     readonly workload: Workload,
     opts: WorkloadOptions = {},
   ) {
@@ -73,6 +73,22 @@ export class WorkloadSource {
     if (this.pusher.flush()) return;
     this.late++;
     this.timer = setTimeout(() => this.flushIdle(), 1000 / this.fps);
+  }
+
+  /**
+   * `video` only: stops drawing but redraws the last frame's 320x240 area,
+   * unchanged, at the frame rate. A video stream over it stays (the clients
+   * show that one frame) for as long as someone looks; stop() ends it.
+   */
+  hold(): void {
+    if (this.workload !== 'video') throw new Error(`hold: expected the video workload, got ${this.workload}`);
+    if (this.timer) clearInterval(this.timer);
+    const area = { left: (this.width - 320) >> 1, top: (this.height - 240) >> 1, width: 320, height: 240 };
+    this.timer = setInterval(() => {
+      // What is still pending of the last frame goes first; then the area again, bypassing change detection (nothing changed).
+      const ok = this.pusher.pending ? this.pusher.flush() : this.producer.pushCopy(0, area, this.fb, this.width);
+      if (!ok) this.late++;
+    }, 1000 / this.fps);
   }
 
   /** Stops drawing; what was drawn last still goes out (retried while the device is full). */
