@@ -72,6 +72,14 @@ async function listeningPorts(pid: number): Promise<number[]> {
 }
 
 
+async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`relay bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Idle sessions: what each costs the relay in memory. */
 async function sessionRows(relay: { pid: number; url: string; key: string }): Promise<Row[]> {
   const before = usage(relay.pid).rss;
@@ -99,14 +107,15 @@ async function forwardRows(relay: { pid: number; url: string; tcpPort: number; k
     const sockets: Socket[] = [];
     let received = 0;
     for (let i = 0; i < clients; i++) {
-      const s = connect(relay.tcpPort, '127.0.0.1');
+      // Each from its own loopback address: the relay admits only 8 unauthenticated connections per address.
+      const s = connect({ port: relay.tcpPort, host: '127.0.0.1', localAddress: `127.0.1.${i + 1}` });
       s.on('data', (b: Buffer) => (received += b.length));
       s.on('error', () => {});
       await new Promise((r) => s.once('connect', r));
       s.write(LINK_HELLO);
       sockets.push(s);
     }
-    while (offers.length < clients) await new Promise((r) => setTimeout(r, 10));
+    await until(() => offers.length >= clients, `${clients} offers (have ${offers.length})`);
     const streams = await Promise.all(offers.map((o) => RelayStream.attach(o, WS)));
     const perClient = Math.round(256e6 / clients);
     const start = Date.now();
@@ -120,7 +129,7 @@ async function forwardRows(relay: { pid: number; url: string; tcpPort: number; k
         }
       }),
     );
-    while (received < clients * perClient - clients * chunk.length) await new Promise((r) => setTimeout(r, 5));
+    await until(() => received >= clients * perClient - clients * chunk.length, `all bytes at the clients (have ${received})`, 120_000);
     const seconds = (Date.now() - start) / 1000;
     const cpu = usage(relay.pid).cpu - cpu0;
     rows.push({

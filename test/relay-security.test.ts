@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RelayServer, type RelayServerOptions } from '../src/relay/relay-server.ts';
 import { RelayHost } from '../src/transport/relay-host.ts';
-import type { StreamOffer } from '../src/transport/relay-stream.ts';
+import { RelayStream, type StreamOffer } from '../src/transport/relay-stream.ts';
 import type { WebSocketConstructor } from '../src/transport/websocket-like.ts';
 import { setLogLevel, setLogSink } from '../src/util/logger.ts';
 import { LINK_HELLO } from './helpers/link-hello.ts';
@@ -207,6 +207,17 @@ describe('unauthenticated connections', () => {
     await waitFor('the real client offered', () => p.offers.length === 1);
     expect(real.closed()).toBe(false);
     expect(logs.some((l) => l.includes('are still unauthenticated (limit 8)'))).toBe(true);
+  });
+
+  it('a hosting page\'s burst of stream sockets is not limited like strangers\' connections', async () => {
+    await startRelay();
+    const p = await page('default', { auth: true });
+    for (let i = 0; i < 40; i++) await tcp({ localAddress: `127.0.2.${i + 1}` });
+    await waitFor('40 offers', () => p.offers.length === 40);
+    // 40 page sockets at once from the page's own address: more than 8, all attach.
+    const streams = await Promise.all(p.offers.map((o) => RelayStream.attach(o, WS)));
+    expect(streams).toHaveLength(40);
+    for (const st of streams) st.close();
   });
 
   it('when the global limit is full, a real client still gets in: the biggest holder loses its oldest', async () => {

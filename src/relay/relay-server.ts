@@ -129,6 +129,8 @@ interface Session {
   /** The page's control socket; null while the page is away (grace period). */
   host: WebSocket | null;
   hostRemote: string;
+  /** The page's address group (IPv4 address or IPv6 /64), for {@link RelayServer} admission exemptions. */
+  hostGroup: string;
   alive: boolean;
   readonly streams: Map<string, RelayedStream>;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -144,6 +146,10 @@ interface Pending {
 
 /** Refusal lines logged per second at most (an attack brings thousands). */
 const REFUSAL_LINES_PER_SECOND = 10;
+/** The admission of a connection that limits do not count (from a hosting page's address). */
+function uncounted(): Pending {
+  return { pass: { group: 'uncounted', authenticated: () => {}, release: () => {} }, onEvict: () => {} };
+}
 /** Forwarded page log lines per session in each 10 s window. */
 const PAGE_LOG_LINES_PER_WINDOW = 20;
 /** Most bytes in one WebSocket message from a client (spice-html5 sends small ones). */
@@ -403,8 +409,9 @@ export class RelayServer {
 
   /** A new connection to the web port (with TLS: before its handshake). */
   private onHttpConnection(socket: Socket): void {
-    // A proxy's connections are counted per client once their request says who it is.
-    if (this.isTrustedProxy(socket.remoteAddress)) return;
+    // A proxy's connections are counted per client once their request says who it is; a
+    // hosting page's address proved it holds the relay key, and its thread sockets come in bursts.
+    if (this.isTrustedProxy(socket.remoteAddress) || this.hostsFrom(socket.remoteAddress)) return;
     const key = formatRemote(socket.remoteAddress, socket.remotePort);
     const pending = this.admit(socket.remoteAddress ?? 'unknown', `connection ${key}`, () => socket.destroy());
     if (!pending) {
@@ -416,6 +423,14 @@ export class RelayServer {
       pending.pass.release();
       if (this.pendingSockets.get(key) === pending) this.pendingSockets.delete(key);
     });
+  }
+
+  /** True when a page registered with the relay key from this address (group) is connected now. */
+  private hostsFrom(address: string | undefined): boolean {
+    if (address === undefined) return false;
+    const group = addressGroup(address);
+    for (const s of this.sessions.values()) if (s.host && s.hostGroup === group) return true;
+    return false;
   }
 
   private isTrustedProxy(address: string | undefined): boolean {
@@ -440,7 +455,8 @@ export class RelayServer {
   private admissionOf(req: IncomingMessage, socket: Duplex, what: string): Pending | null {
     const key = formatRemote(req.socket.remoteAddress, req.socket.remotePort);
     const known = this.pendingSockets.get(key);
-    if (known || !this.isTrustedProxy(req.socket.remoteAddress)) return known ?? null;
+    if (known) return known;
+    if (!this.isTrustedProxy(req.socket.remoteAddress)) return this.hostsFrom(req.socket.remoteAddress) ? uncounted() : null;
     const pending = this.admit(this.clientOf(req).address, what, () => socket.destroy());
     if (!pending) return null;
     this.pendingSockets.set(key, pending);
@@ -516,7 +532,7 @@ export class RelayServer {
 
     const target = clientSession === null ? wss : wssClients;
     target.handleUpgrade(req, socket, head, (ws) => {
-      if (path === '/host') this.acceptHost(ws, url, remote, pending);
+      if (path === '/host') this.acceptHost(ws, url, remote, address, pending);
       else if (path === '/stream') this.acceptStreamSocket(ws, url, remote, pending);
       else this.acceptClient(new WsClientConnection(ws, remote, address), clientSession ?? DEFAULT_SESSION, pending);
     });
@@ -567,7 +583,7 @@ export class RelayServer {
 
   // ---- host control sockets ----
 
-  private acceptHost(ws: WebSocket, url: URL, remote: string, pending: Pending | undefined): void {
+  private acceptHost(ws: WebSocket, url: URL, remote: string, address: string, pending: Pending | undefined): void {
     ws.on('error', (err: Error) => log.debug(`host socket ${remote} error: ${err.message}`));
     const name = url.searchParams.get('session') ?? DEFAULT_SESSION;
     if (!SESSION_NAME_RE.test(name)) {
@@ -609,7 +625,7 @@ export class RelayServer {
           return;
         }
         clearTimeout(timer);
-        registered = this.register(ws, name, secret, remote);
+        registered = this.register(ws, name, secret, remote, address);
         if (registered) pending?.pass.authenticated();
         return;
       }
@@ -639,7 +655,7 @@ export class RelayServer {
   }
 
   /** Registers, resumes or replaces the host of a session; false if refused. */
-  private register(ws: WebSocket, name: string, secret: string, remote: string): boolean {
+  private register(ws: WebSocket, name: string, secret: string, remote: string, address: string): boolean {
     const existing = this.sessions.get(name);
     if (existing) {
       if (!secretsEqual(existing.secret, secret)) {
@@ -655,6 +671,7 @@ export class RelayServer {
       existing.graceTimer = undefined;
       existing.host = ws;
       existing.hostRemote = remote;
+      existing.hostGroup = addressGroup(address);
       existing.alive = true;
       old?.close(RelayCloseCode.Replaced, 'replaced by a newer registration of this session');
       log.info(`host ${old ? 're-registered' : 'came back to'} session=${name} from ${remote}`);
@@ -666,6 +683,7 @@ export class RelayServer {
       secret,
       host: ws,
       hostRemote: remote,
+      hostGroup: addressGroup(address),
       alive: true,
       streams: new Map(),
       graceTimer: undefined,
