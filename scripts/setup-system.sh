@@ -3,10 +3,11 @@
 # Chromium drives the page and spice-html5; spice-client-gtk (spicy, spicy-screenshot) and
 # virt-viewer (remote-viewer) are the real native clients, python3-gi + gir1.2-spiceclientglib-2.0
 # let tests drive spice-gtk; nasm builds the guest boot images; seabios is the VM BIOS;
-# openssl makes the TLS tests' throw-away CA and iproute2 their network namespace.
+# openssl makes the TLS tests' throw-away CA and iproute2 their network namespace; haproxy
+# balances two relays in the many-relays test (deploy/haproxy.cfg).
 set -uo pipefail
 
-PACKAGES=(chromium spice-client-gtk virt-viewer xvfb xauth fonts-dejavu-core nasm seabios python3-gi gir1.2-spiceclientglib-2.0 cpio xdotool openssl iproute2)
+PACKAGES=(chromium spice-client-gtk virt-viewer xvfb xauth fonts-dejavu-core nasm seabios python3-gi gir1.2-spiceclientglib-2.0 cpio xdotool openssl iproute2 haproxy)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
