@@ -128,7 +128,7 @@ test('npm start --password-file: the page works, and no served file, URL, proces
       .poll(async () => {
         const c = await readCanvasRgb(client, '#spice_surface_0');
         return c ? comparePixels(c.rgb, expectedFrame(frame), c.width).diff : -1;
-      }, { timeout: 20_000 })
+      }, { timeout: 60_000 })
       .toBe(0);
     await expect(client.locator('#login')).toBeHidden();
     expect(client.url()).not.toContain(PASSWORD);
