@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { RelayServer } from '../src/relay/relay-server.ts';
 import { comparePixels, expectViewerShows, freePort, spicyScreenshot, startStack, startXvfb, type Stack } from './harness.ts';
-import { expectedFrame, openHost, pauseAndSettle, readCanvasRgb, resume, type HostPage } from './pages.ts';
+import { expectCanvasEquals, expectedFrame, openHost, pauseAndSettle, resume, type HostPage } from './pages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const KEY = 'fleet-key-shared-by-every-relay';
@@ -71,12 +71,7 @@ for (const name of ['alpha', 'gamma']) {
       const ctx = await browser.newContext();
       const client = await ctx.newPage();
       await client.goto(`${stack.baseUrl}/client.html?url=${encodeURIComponent(`ws://127.0.0.1:${lbPort}/spice/${name}`)}`);
-      await expect
-        .poll(async () => {
-          const c = await readCanvasRgb(client, '#spice_surface_0');
-          return c ? comparePixels(c.rgb, expectedFrame(frame), c.width).diff : -1;
-        }, { timeout: 30_000 })
-        .toBe(0);
+      await expectCanvasEquals({ page: client, logs: [] }, expectedFrame(frame), 'the paused frame', 30_000);
       await ctx.close();
     } finally {
       await resume(host);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { comparePixels, freePort, run, spicyScreenshot } from './harness.ts';
-import { expectedFrame, pauseAndSettle, readCanvasRgb } from './pages.ts';
+import { expectCanvasEquals, expectedFrame, pauseAndSettle } from './pages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** Distinctive, so any leak is found by a plain search. */
@@ -124,12 +124,7 @@ test('npm start --password-file: the page works, and no served file, URL, proces
     await expect(client.locator('#login')).toBeVisible({ timeout: 20_000 });
     await client.fill('#password', PASSWORD);
     await client.click('#login button');
-    await expect
-      .poll(async () => {
-        const c = await readCanvasRgb(client, '#spice_surface_0');
-        return c ? comparePixels(c.rgb, expectedFrame(frame), c.width).diff : -1;
-      }, { timeout: 60_000 })
-      .toBe(0);
+    await expectCanvasEquals({ page: client, logs: [] }, expectedFrame(frame), 'the paused frame', 60_000);
     await expect(client.locator('#login')).toBeHidden();
     expect(client.url()).not.toContain(PASSWORD);
 

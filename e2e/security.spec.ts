@@ -16,7 +16,7 @@ import { setLogLevel, setLogSink } from '../src/util/logger.ts';
 import { LinkError } from '../src/protocol/constants.ts';
 import { encodeLinkHeader } from '../src/protocol/link.ts';
 import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
-import { expectedFrame, openHost, openHtml5, pauseAndSettle, readHtml5Canvas, resume, type HostPage } from './pages.ts';
+import { expectCanvasEquals, expectedFrame, openHost, openHtml5, pauseAndSettle, resume, type HostPage } from './pages.ts';
 import { tryLinkRawChannel } from './raw-spice-client.ts';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
@@ -107,12 +107,7 @@ test('a page on another origin can neither watch, type, host nor read our module
     // What our own origin may do still works: spice-html5 from our page server gets the picture.
     const client = await openHtml5(browser, stack, PASSWORD);
     const frame = await pauseAndSettle(host);
-    await expect
-      .poll(async () => {
-        const c = await readHtml5Canvas(client);
-        return c ? comparePixels(c.rgb, expectedFrame(frame), c.width).diff : -1;
-      }, { timeout: 20_000 })
-      .toBe(0);
+    await expectCanvasEquals(client, expectedFrame(frame), 'the paused frame', 20_000);
     await client.page.context().close();
     await resume(host);
   } finally {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { RelayServer } from '../src/relay/relay-server.ts';
 import { comparePixels, run, spicyScreenshot } from './harness.ts';
-import { expectedFrame, pauseAndSettle, readCanvasRgb } from './pages.ts';
+import { expectCanvasEquals, expectedFrame, pauseAndSettle } from './pages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 let relay: RelayServer;
@@ -44,12 +44,7 @@ test('the built demo page, served by the relay, hosts; spicy-screenshot and the 
 
     const client = await ctx.newPage();
     await client.goto(`${base}/client.html?url=${encodeURIComponent(`${relay.url}/spice/default`)}`);
-    await expect
-      .poll(async () => {
-        const c = await readCanvasRgb(client, '#spice_surface_0');
-        return c ? comparePixels(c.rgb, expectedFrame(frame), c.width).diff : -1;
-      }, { timeout: 30_000 })
-      .toBe(0);
+    await expectCanvasEquals({ page: client, logs: [] }, expectedFrame(frame), 'the paused frame', 30_000);
   } finally {
     await ctx.close();
   }

@@ -5,13 +5,13 @@
  * password guessing, and the page's own log lines.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RelayServer, type RelayServerOptions } from '../src/relay/relay-server.ts';
 import { RelayHost } from '../src/transport/relay-host.ts';
 import { RelayStream, type StreamOffer } from '../src/transport/relay-stream.ts';
 import type { WebSocketConstructor } from '../src/transport/websocket-like.ts';
-import { setLogLevel, setLogSink } from '../src/util/logger.ts';
+import { useCapturedLogs } from './helpers/captured-log.ts';
 import { LINK_HELLO } from './helpers/link-hello.ts';
 import { sleep, waitFor } from './helpers/wait.ts';
 
@@ -20,7 +20,7 @@ const PAGE_ORIGIN = 'http://127.0.0.1:5173';
 
 
 let relay: RelayServer;
-let logs: string[];
+const logs = useCapturedLogs();
 const cleanup: Array<() => void> = [];
 
 async function startRelay(opts: RelayServerOptions = {}): Promise<RelayServer> {
@@ -29,18 +29,10 @@ async function startRelay(opts: RelayServerOptions = {}): Promise<RelayServer> {
   return relay;
 }
 
-beforeEach(() => {
-  logs = [];
-  setLogLevel('debug');
-  setLogSink((level, scope, message) => logs.push(`${level} [${scope}] ${message}`));
-});
-
 afterEach(async () => {
   for (const c of cleanup.splice(0)) c();
   await relay?.stop();
   await sleep(20);
-  setLogSink(null);
-  setLogLevel('info');
 });
 
 interface Page {

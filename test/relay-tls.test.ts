@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parseRelayArgs, runRelayCli, CliUsageError } from '../src/relay/cli.ts';
 import { RelayServer } from '../src/relay/relay-server.ts';
@@ -16,14 +16,14 @@ import { spkiSha256 } from '../src/relay/tls-listener.ts';
 import { RelayHost } from '../src/transport/relay-host.ts';
 import { RelayStream } from '../src/transport/relay-stream.ts';
 import type { WebSocketConstructor } from '../src/transport/websocket-like.ts';
-import { setLogLevel, setLogSink } from '../src/util/logger.ts';
+import { useCapturedLogs } from './helpers/captured-log.ts';
 import { LINK_HELLO } from './helpers/link-hello.ts';
 import { makeTestCa, type TestCa } from './helpers/test-ca.ts';
 import { waitFor } from './helpers/wait.ts';
 
 let ca: TestCa;
 let relay: RelayServer | null = null;
-let logs: string[];
+const logs = useCapturedLogs();
 const closers: Array<() => void> = [];
 
 beforeAll(async () => {
@@ -32,17 +32,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await ca?.remove();
 });
-beforeEach(() => {
-  logs = [];
-  setLogLevel('debug');
-  setLogSink((level, scope, message) => logs.push(`${level} [${scope}] ${message}`));
-});
 afterEach(async () => {
   for (const c of closers.splice(0)) c();
   await relay?.stop();
   relay = null;
-  setLogSink(null);
-  setLogLevel('info');
 });
 
 /** `ws` trusting only the test CA, as the page's WebSocket. */

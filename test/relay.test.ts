@@ -3,13 +3,13 @@
  * clients on one side, a page (RelayHost/RelayStream over `ws`) on the other.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RelayServer, type RelayServerOptions } from '../src/relay/relay-server.ts';
 import { parseRelayArgs, runRelayCli, CliUsageError } from '../src/relay/cli.ts';
 import { RelayHost } from '../src/transport/relay-host.ts';
 import { RelayStream, type StreamOffer } from '../src/transport/relay-stream.ts';
-import { setLogLevel, setLogSink } from '../src/util/logger.ts';
+import { useCapturedLogs } from './helpers/captured-log.ts';
 import { LINK_HELLO } from './helpers/link-hello.ts';
 import { sleep, waitFor } from './helpers/wait.ts';
 
@@ -190,7 +190,7 @@ async function attach(offer: StreamOffer, first = true): Promise<{ stream: Relay
 // ---------- fixtures ----------
 
 let relay: RelayServer;
-let logs: string[];
+const logs = useCapturedLogs();
 const hosts: RelayHost[] = [];
 const sockets: Array<{ destroy(): void } | { terminate(): void }> = [];
 
@@ -200,19 +200,11 @@ async function startRelay(opts: RelayServerOptions = {}): Promise<RelayServer> {
   return relay;
 }
 
-beforeEach(() => {
-  logs = [];
-  setLogLevel('debug');
-  setLogSink((level, scope, message) => logs.push(`${level} [${scope}] ${message}`));
-});
-
 afterEach(async () => {
   for (const h of hosts.splice(0)) h.close();
   for (const s of sockets.splice(0)) ('destroy' in s ? s.destroy() : s.terminate());
   await relay?.stop();
   await sleep(20); // let close events of the page sides land in the captured log
-  setLogSink(null);
-  setLogLevel('info');
 });
 
 function track<T extends RelayHost | Socket | WebSocket>(x: T): T {
