@@ -5,7 +5,7 @@
  */
 import { expect, test } from '@playwright/test';
 import { comparePixels, spicyScreenshot, type Stack } from './harness.ts';
-import { useHostedSession, expectCanvasEquals, expectedFrame, hostStats, openHtml5, pauseAndSettle, readHtml5Canvas, resume } from './pages.ts';
+import { useHostedSession, expectCanvasEquals, expectedFrame, hostStats, openHtml5, pauseAndSettle, readHtml5Canvas, resume, waitFrames } from './pages.ts';
 
 const session = useHostedSession();
 const stack = (): Stack => session.stack();
@@ -24,7 +24,7 @@ test('spice-html5 shows the test pattern, first frame and later updates, pixel f
   const client = await openHtml5(browser, stack());
   // The first picture: wait for the canvas, let the animation run so updates flow.
   await expect.poll(async () => (await readHtml5Canvas(client)) !== null, { timeout: 20_000 }).toBe(true);
-  await client.page.waitForTimeout(1500);
+  await waitFrames(session.host(), 30);
   const frame = await pauseAndSettle(session.host());
   expect(frame).toBeGreaterThan(0);
   await expectCanvasEquals(client, expectedFrame(frame), `frame ${frame}`);

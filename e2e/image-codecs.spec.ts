@@ -9,7 +9,7 @@
 import { expect, test } from '@playwright/test';
 import type { Codec, ImageCompression } from '../src/worker/image-encoder.ts';
 import { comparePixels, spicyScreenshot } from './harness.ts';
-import { expectedFrame, openHtml5, pauseAndSettle, readHtml5Canvas, resume, useHostedSession, type HostPage } from './pages.ts';
+import { expectedFrame, openHtml5, pauseAndSettle, readHtml5Canvas, resume, useHostedSession, waitFrames, type HostPage } from './pages.ts';
 import { startSpiceGtkClient } from './spice-gtk.ts';
 
 const session = useHostedSession();
@@ -42,7 +42,7 @@ for (const mode of ['lz', 'quic', 'lz4', 'auto'] as const) {
       await gtk.waitDisplay();
       await expect.poll(async () => (await readHtml5Canvas(html5)) !== null, { timeout: 20_000 }).toBe(true);
       // Let the animation run so that updates, not only the first frame, go through the codec.
-      await html5.page.waitForTimeout(1500);
+      await waitFrames(host, 30);
       const frame = await pauseAndSettle(host);
       const expected = expectedFrame(frame);
       await expect

@@ -46,6 +46,12 @@ export async function pauseAndSettle(host: HostPage): Promise<number> {
   });
 }
 
+/** Waits until the test pattern has drawn `n` more frames (updates, not only the first picture, have flowed). */
+export async function waitFrames(host: HostPage, n: number): Promise<void> {
+  const from = await host.page.evaluate(() => window.spiceHost!.pattern!.frame);
+  await expect.poll(() => host.page.evaluate(() => window.spiceHost!.pattern!.frame), { timeout: 60_000 }).toBeGreaterThanOrEqual(from + n);
+}
+
 export async function resume(host: HostPage): Promise<void> {
   await host.page.evaluate(() => window.spiceHost!.pattern!.resume());
 }
