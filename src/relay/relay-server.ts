@@ -146,10 +146,6 @@ interface Pending {
 
 /** Refusal lines logged per second at most (an attack brings thousands). */
 const REFUSAL_LINES_PER_SECOND = 10;
-/** The admission of a connection that limits do not count (from a hosting page's address). */
-function uncounted(): Pending {
-  return { pass: { group: 'uncounted', authenticated: () => {}, release: () => {} }, onEvict: () => {} };
-}
 /** Forwarded page log lines per session in each 10 s window. */
 const PAGE_LOG_LINES_PER_WINDOW = 20;
 /** Most bytes in one WebSocket message from a client (spice-html5 sends small ones). */
@@ -177,6 +173,7 @@ export class RelayServer {
   private readonly graceMs: number;
   private readonly maxTotalBufferedBytes: number;
   private readonly admission: Admission;
+  private readonly hostAdmission: Admission;
   private readonly site: StaticSite | null;
   private readonly proxies: ReadonlySet<string>;
   private readonly throttle: AuthThrottle;
@@ -213,7 +210,11 @@ export class RelayServer {
     this.password = options.password || null;
     this.graceMs = checkPositive('graceMs', options.graceMs ?? 30_000);
     this.maxTotalBufferedBytes = checkPositive('maxTotalBufferedBytes', options.maxTotalBufferedBytes ?? 256 * 1024 * 1024);
-    this.admission = new Admission({ ...DEFAULT_ADMISSION_LIMITS, ...options.limits });
+    const limits = { ...DEFAULT_ADMISSION_LIMITS, ...options.limits };
+    this.admission = new Admission(limits);
+    // A hosting page's address proved it holds the relay key, and its thread sockets come in
+    // bursts: its connections get roomier limits of their own, with the same deadline.
+    this.hostAdmission = new Admission({ maxPerAddress: 1024, maxTotal: 2048, timeoutMs: limits.timeoutMs });
     this.throttle = new AuthThrottle(options.authThrottle);
     this.site = options.staticDir ? new StaticSite(options.staticDir) : null;
     this.proxies = new Set((options.trustedProxies ?? []).map((a) => {
@@ -332,6 +333,7 @@ export class RelayServer {
     }
     this.sessions.clear();
     this.admission.clear();
+    this.hostAdmission.clear();
     for (const w of [this.wss, this.wssClients]) if (w) for (const ws of w.clients) ws.terminate();
     for (const s of this.tcpSockets) s.destroy();
     const http = this.http;
@@ -367,10 +369,10 @@ export class RelayServer {
   // ---- admission ----
 
   /** Admits an unauthenticated connection, or logs why not and returns null. */
-  private admit(address: string, what: string, evict: (reason: string) => void): Pending | null {
+  private admit(address: string, what: string, evict: (reason: string) => void, admission = this.admission): Pending | null {
     // Only later arrivals or the deadline evict, so `pending` is set by the time this runs.
     let pending: Pending | null = null;
-    const r = this.admission.admit(address, (reason) => {
+    const r = admission.admit(address, (reason) => {
       log.info(`${what} dropped: ${reason}`);
       pending?.onEvict(reason);
     });
@@ -409,11 +411,11 @@ export class RelayServer {
 
   /** A new connection to the web port (with TLS: before its handshake). */
   private onHttpConnection(socket: Socket): void {
-    // A proxy's connections are counted per client once their request says who it is; a
-    // hosting page's address proved it holds the relay key, and its thread sockets come in bursts.
-    if (this.isTrustedProxy(socket.remoteAddress) || this.hostsFrom(socket.remoteAddress)) return;
+    // A proxy's connections are counted per client once their request says who it is.
+    if (this.isTrustedProxy(socket.remoteAddress)) return;
     const key = formatRemote(socket.remoteAddress, socket.remotePort);
-    const pending = this.admit(socket.remoteAddress ?? 'unknown', `connection ${key}`, () => socket.destroy());
+    const admission = this.hostsFrom(socket.remoteAddress) ? this.hostAdmission : this.admission;
+    const pending = this.admit(socket.remoteAddress ?? 'unknown', `connection ${key}`, () => socket.destroy(), admission);
     if (!pending) {
       socket.destroy();
       return;
@@ -456,7 +458,7 @@ export class RelayServer {
     const key = formatRemote(req.socket.remoteAddress, req.socket.remotePort);
     const known = this.pendingSockets.get(key);
     if (known) return known;
-    if (!this.isTrustedProxy(req.socket.remoteAddress)) return this.hostsFrom(req.socket.remoteAddress) ? uncounted() : null;
+    if (!this.isTrustedProxy(req.socket.remoteAddress)) return null;
     const pending = this.admit(this.clientOf(req).address, what, () => socket.destroy());
     if (!pending) return null;
     this.pendingSockets.set(key, pending);
