@@ -186,6 +186,13 @@ export class SpiceServerElement extends HTMLElement {
       this.statsTimer = setInterval(() => void this.tick(), 1000);
       this.updatePreview();
       this.status(`serving session "${host.session}" on ${this.relay}`);
+      // The relay connection can drop and come back by itself: say so while it does.
+      host.onRelayStatus((st) => {
+        if (this.host !== host) return;
+        if (st.state === 'registered') this.status(`serving session "${host.session}" on ${this.relay}`);
+        else if (st.state === 'reconnecting') this.status(`relay connection lost; registering again in ${Math.ceil(st.retryInMs / 1000)} s`);
+        else this.status(`not serving: ${st.reason}`, true);
+      });
       this.dispatchEvent(new CustomEvent<SpiceReadyDetail>('ready', {
         detail: { session: host.session, relayUrl: this.relay, webSocketUrl: `${this.relay.replace(/\/$/, '')}/spice/${encodeURIComponent(host.session)}` },
       }));
