@@ -481,7 +481,7 @@ export class RelayServer {
     res.end(`not found: expected GET / or a WebSocket upgrade, got ${req.method ?? '?'} ${preview(path ?? '')}\n`);
   }
 
-  /** Refuses an upgrade with an HTTP status; browsers see a failed connection, the log says why. */
+  /** Refuses an upgrade or a CONNECT with an HTTP status; browsers see a failed connection, the log says why. */
   private refuseUpgrade(socket: Duplex, status: string, who: string, reason: string): void {
     this.logRefusal(`${who} refused: ${reason}`);
     const body = `${reason}\n`;
@@ -555,11 +555,7 @@ export class RelayServer {
     const { remote } = this.clientOf(req);
     const who = `proxy client ${remote}`;
     const pending = this.admissionOf(req, socket, who);
-    const reply = (status: string, reason: string): void => {
-      this.logRefusal(`${who} refused: ${reason}`);
-      const body = `${reason}\n`;
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    };
+    const reply = (status: string, reason: string): void => this.refuseUpgrade(socket, status, who, reason);
     const target = parseConnectTarget(req.url ?? '');
     if (!target.ok) {
       reply('400 Bad Request', target.reason);
