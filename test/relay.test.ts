@@ -415,20 +415,35 @@ describe('forwarding', () => {
     const client = await tcpClient(tcpPort());
     track(client.socket);
     const offer = await h.offers.next('offer');
-    // A raw page socket, so its reading can be paused like a busy thread.
-    const q = new URLSearchParams({ session: offer.session, stream: offer.stream, token: offer.token });
-    const pageWs = track(new WebSocket(`${relay.url}/stream?${q}`));
+    // A raw mux socket, so its reading can be paused like a busy thread; it credits what it reads.
+    const q = new URLSearchParams({ session: offer.session, token: offer.muxToken });
+    const pageWs = track(new WebSocket(`${relay.url}/mux?${q}`));
     const pageGot = new Sink(LINK_HELLO);
+    const num = Number(offer.stream);
+    let attached = false;
     pageWs.on('message', (d: Buffer, isBinary: boolean) => {
-      if (isBinary) pageGot.push(d);
+      if (!isBinary) {
+        if (JSON.parse(d.toString()).type === 'attached') attached = true;
+        return;
+      }
+      expect(d.readUInt32LE(0)).toBe(num);
+      pageGot.push(d.subarray(4));
+      pageWs.send(JSON.stringify({ type: 'credit', credits: [[num, d.length - 4]] }));
     });
     await new Promise((r) => pageWs.once('open', r));
-
+    pageWs.send(JSON.stringify({ type: 'attach', stream: offer.stream, token: offer.token }));
+    await waitFor('raw mux attached', () => attached);
+    const frame = (c: Uint8Array): Buffer => {
+      const b = Buffer.alloc(4 + c.length);
+      b.writeUInt32LE(num, 0);
+      b.set(c, 4);
+      return b;
+    };
     const big = 12 * 1024 * 1024;
     // page -> client while the client does not read
     client.socket.pause();
     const down = pattern(big, 24);
-    for (const c of chunks(down, 64 * 1024, 25)) pageWs.send(c);
+    for (const c of chunks(down, 64 * 1024, 25)) pageWs.send(frame(c));
     // client -> page while the page does not read
     pageWs.pause();
     const up = pattern(big, 26);
@@ -605,7 +620,7 @@ describe('close propagation', () => {
     h.host.close();
     await waitFor('tcp client closed', () => tcp.closed());
     await waitFor('ws client closed', () => ws.closeCode() !== null);
-    expect(await tcpPage.closed.next('page stream closed')).toContain('4003');
+    expect(await tcpPage.closed.next('page stream closed')).toContain('the page hosting this session left');
     await waitFor('empty relay', () => relay.stats().sessions === 0 && relay.stats().streams === 0);
     expect(logs.some((l) => l.includes('session=default ended: its page stopped hosting'))).toBe(true);
   });

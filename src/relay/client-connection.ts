@@ -8,17 +8,10 @@ import type { RawData, WebSocket } from 'ws';
 import type { ClientTransport } from '../transport/relay-protocol.ts';
 import { closeReason, formatRemote } from './net-util.ts';
 
-/** Above this many bytes queued towards a socket, the sender is paused. */
-export const HIGH_WATER_MARK = 1024 * 1024;
-/** Below this many queued bytes, a paused sender is resumed. */
-export const LOW_WATER_MARK = 256 * 1024;
-
 /** What a connection reports to its stream. */
 export interface ClientHandlers {
   /** Bytes from the client (frame boundaries already dropped). */
   data(bytes: Buffer): void;
-  /** A write that returned false has drained; writing may go on. */
-  drain(): void;
   /** The client side is gone; `detail` says why when it was abnormal. */
   close(detail: string | undefined): void;
   /** The client broke the transport's rules; the connection is already closing. */
@@ -34,8 +27,11 @@ export interface ClientConnection {
   readonly address: string;
   /** Starts delivering events; call once. */
   start(handlers: ClientHandlers): void;
-  /** Queues bytes for the client; false means wait for `drain`. */
-  write(bytes: Buffer): boolean;
+  /**
+   * Queues bytes for the client; `written` runs once they left the relay's
+   * buffers for the kernel (or the connection is gone). Stream credit follows it.
+   */
+  write(bytes: Buffer, written: () => void): void;
   /** Stops reading from the client (backpressure towards the client). */
   pause(): void;
   resume(): void;
@@ -76,13 +72,15 @@ export class TcpClientConnection implements ClientConnection {
 
   start(h: ClientHandlers): void {
     this.socket.on('data', (b: Buffer) => h.data(b));
-    this.socket.on('drain', () => h.drain());
     this.socket.on('close', () => h.close(this.errorDetail));
   }
 
-  write(bytes: Buffer): boolean {
-    if (this.socket.destroyed || this.socket.writableEnded) return true;
-    return this.socket.write(bytes);
+  write(bytes: Buffer, written: () => void): void {
+    if (this.socket.destroyed || this.socket.writableEnded) {
+      written();
+      return;
+    }
+    this.socket.write(bytes, () => written());
   }
 
   pause(): void {
@@ -112,7 +110,6 @@ export class TcpClientConnection implements ClientConnection {
 /** A spice-html5 client on a WebSocket (binary frames, one continuous byte stream). */
 export class WsClientConnection implements ClientConnection {
   readonly transport = 'ws' as const;
-  private needDrain = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -138,24 +135,14 @@ export class WsClientConnection implements ClientConnection {
     this.ws.on('close', (code: number) => {
       h.close(code === 1000 || code === 1001 || code === 1005 ? undefined : `code ${code}`);
     });
-    this.drainHandler = () => h.drain();
   }
 
-  private drainHandler: () => void = () => {};
-
-  write(bytes: Buffer): boolean {
-    if (this.ws.readyState !== this.ws.OPEN) return true;
-    this.ws.send(bytes, { binary: true }, () => {
-      if (this.needDrain && this.ws.bufferedAmount <= LOW_WATER_MARK) {
-        this.needDrain = false;
-        this.drainHandler();
-      }
-    });
-    if (this.ws.bufferedAmount > HIGH_WATER_MARK) {
-      this.needDrain = true;
-      return false;
+  write(bytes: Buffer, written: () => void): void {
+    if (this.ws.readyState !== this.ws.OPEN) {
+      written();
+      return;
     }
-    return true;
+    this.ws.send(bytes, { binary: true }, () => written());
   }
 
   pause(): void {

@@ -7,7 +7,8 @@
  * - `/spice/NAME` — spice-html5 clients; any other path is refused;
  * - the TCP port — native clients (spice-gtk) for session "default";
  * - the TLS port (with `tls`) — native clients over TLS, otherwise as the TCP port;
- * - `/stream?session=&stream=&token=` — a page thread attaching to one client connection.
+ * - `/mux?session=&token=` — a page thread's socket carrying the client streams it
+ *   serves (page-mux.ts), so a page needs one socket per thread, not per client.
  *
  * Everything that arrives is hostile until proven otherwise: browser origins
  * are checked, hosting needs the operator's relay key, unauthenticated
@@ -16,7 +17,7 @@
  * a relay-wide cap. Client bytes are not parsed past the opening link request
  * (link-preamble.ts): each client connection is an opaque stream.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, isIP, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -25,6 +26,7 @@ import { createLogger } from '../util/logger.ts';
 import {
   DEFAULT_SESSION,
   MAX_FORWARDED_LOG_LENGTH,
+  MAX_MUX_SOCKETS_PER_SESSION,
   MIN_SECRET_LENGTH,
   parseControlMessage,
   preview,
@@ -34,6 +36,7 @@ import {
 } from '../transport/relay-protocol.ts';
 import { TcpClientConnection, WsClientConnection, rawToBuffer, type ClientConnection } from './client-connection.ts';
 import { RelayedStream, type StreamContext } from './relayed-stream.ts';
+import { PageMux } from './page-mux.ts';
 import { closeReason, formatRemote, isLoopbackHost, secretsEqual, urlHost } from './net-util.ts';
 import { Admission, addressGroup, type AdmissionLimits, type AdmissionPass, type AdmissionStats } from './admission.ts';
 import { AuthThrottle, type AuthThrottleOptions } from './auth-throttle.ts';
@@ -117,6 +120,8 @@ export interface RelayAddress {
 export interface RelayStats {
   sessions: number;
   streams: number;
+  /** Page thread sockets carrying streams (`/mux`), over all sessions. */
+  muxSockets: number;
   /** Unauthenticated connections and what admission control did. */
   admission: AdmissionStats;
   /** Bytes held in relay buffers. */
@@ -133,6 +138,9 @@ interface Session {
   hostGroup: string;
   alive: boolean;
   readonly streams: Map<string, RelayedStream>;
+  /** What page threads open their mux sockets with; the same across re-registrations. */
+  readonly muxToken: string;
+  readonly muxes: Set<PageMux>;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
   /** Forwarded page log lines allowed in the current window, and when it started. */
   logBudget: { left: number; since: number };
@@ -330,6 +338,7 @@ export class RelayServer {
     for (const session of this.sessions.values()) {
       clearTimeout(session.graceTimer);
       session.host?.terminate();
+      for (const m of session.muxes) m.terminate();
     }
     this.sessions.clear();
     this.admission.clear();
@@ -361,6 +370,7 @@ export class RelayServer {
     return {
       sessions: this.sessions.size,
       streams: this.streams.size,
+      muxSockets: [...this.sessions.values()].reduce((n, s) => n + s.muxes.size, 0),
       admission: this.admission.stats(),
       bufferedBytes: this.bufferedBytes,
     };
@@ -474,7 +484,7 @@ export class RelayServer {
     const path = (req.url ?? '/').split('?')[0];
     if ((req.method === 'GET' || req.method === 'HEAD') && path === '/') {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-      res.end('spice-relay\npage: /host?session=NAME  spice-html5: /spice/NAME  attach: /stream\n');
+      res.end('spice-relay\npage: /host?session=NAME  spice-html5: /spice/NAME  page threads: /mux\n');
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
@@ -502,7 +512,7 @@ export class RelayServer {
     const { address, remote } = this.clientOf(req);
     const path = url.pathname;
     const origin = req.headers.origin;
-    const who = `${path === '/host' ? 'host' : path === '/stream' ? 'stream socket' : 'ws client'} ${remote}${origin ? ` (origin ${preview(origin)})` : ''}`;
+    const who = `${path === '/host' ? 'host' : path === '/mux' ? 'mux socket' : 'ws client'} ${remote}${origin ? ` (origin ${preview(origin)})` : ''}`;
     const pending = this.admissionOf(req, socket, who);
     if (!pending) {
       this.refuseUpgrade(socket, '503 Service Unavailable', who, 'too many unauthenticated connections');
@@ -522,8 +532,8 @@ export class RelayServer {
         return;
       }
       clientSession = name;
-    } else if (path !== '/host' && path !== '/stream') {
-      this.refuseUpgrade(socket, '404 Not Found', who, `unknown path ${preview(path)}: expected /spice/NAME (clients), /host or /stream (pages)`);
+    } else if (path !== '/host' && path !== '/mux') {
+      this.refuseUpgrade(socket, '404 Not Found', who, `unknown path ${preview(path)}: expected /spice/NAME (clients), /host or /mux (pages)`);
       return;
     }
     // Browsers always send Origin; only the ones the operator allowed may talk to us.
@@ -535,7 +545,7 @@ export class RelayServer {
     const target = clientSession === null ? wss : wssClients;
     target.handleUpgrade(req, socket, head, (ws) => {
       if (path === '/host') this.acceptHost(ws, url, remote, address, pending);
-      else if (path === '/stream') this.acceptStreamSocket(ws, url, remote, pending);
+      else if (path === '/mux') this.acceptMux(ws, url, remote, pending);
       else this.acceptClient(new WsClientConnection(ws, remote, address), clientSession ?? DEFAULT_SESSION, pending);
     });
   }
@@ -663,7 +673,7 @@ export class RelayServer {
         return false;
       }
       // The same page again: it reconnected (maybe before we noticed the old socket die).
-      // Streams stay (their page sockets are separate); offers now go to the new socket.
+      // Streams stay (they travel on the page's mux sockets); offers now go to the new socket.
       const old = existing.host;
       clearTimeout(existing.graceTimer);
       existing.graceTimer = undefined;
@@ -684,6 +694,8 @@ export class RelayServer {
       hostGroup: addressGroup(address),
       alive: true,
       streams: new Map(),
+      muxToken: randomBytes(16).toString('hex'),
+      muxes: new Set(),
       graceTimer: undefined,
       logBudget: { left: PAGE_LOG_LINES_PER_WINDOW, since: Date.now() },
     };
@@ -701,6 +713,7 @@ export class RelayServer {
       tlsPort: name === DEFAULT_SESSION ? (this.bound?.tlsPort ?? null) : null,
       clientPath: `/spice/${name}`,
       ticketCheck: this.password ? 'relay' : 'page',
+      muxToken: this.sessions.get(name)?.muxToken ?? '',
     };
   }
 
@@ -720,6 +733,7 @@ export class RelayServer {
     const n = session.streams.size;
     log.info(`session=${session.name} ended: ${why}; closing ${n} stream(s)`);
     for (const stream of [...session.streams.values()]) stream.finish({ kind: 'hostGone' });
+    for (const m of [...session.muxes]) m.close(RelayCloseCode.HostGone, 'the page hosting this session left');
   }
 
   private onHostMessage(session: Session, msg: Record<string, unknown> & { type: string }): void {
@@ -892,26 +906,37 @@ export class RelayServer {
     setTimeout(offer, wait).unref();
   }
 
-  // ---- page stream sockets ----
+  // ---- page thread mux sockets ----
 
-  private acceptStreamSocket(ws: WebSocket, url: URL, remote: string, pending: Pending | undefined): void {
-    ws.on('error', (err: Error) => log.debug(`stream socket ${remote} error: ${err.message}`));
-    const session = url.searchParams.get('session') ?? DEFAULT_SESSION;
-    const id = url.searchParams.get('stream') ?? '';
-    const token = url.searchParams.get('token') ?? '';
-    const stream = this.streams.get(id);
-    if (!stream || stream.isClosed || stream.session !== session || !stream.tokenMatches(token)) {
-      log.warn(`stream socket ${remote} refused: unknown stream ${preview(id)} in session=${session} or wrong token`);
-      ws.close(RelayCloseCode.UnknownStream, closeReason(`unknown stream ${id} in session ${session}, or wrong token`));
+  private acceptMux(ws: WebSocket, url: URL, remote: string, pending: Pending | undefined): void {
+    ws.on('error', (err: Error) => log.debug(`mux socket ${remote} error: ${err.message}`));
+    const name = url.searchParams.get('session') ?? DEFAULT_SESSION;
+    const token = Buffer.from(url.searchParams.get('token') ?? '');
+    const session = this.sessions.get(name);
+    const expected = Buffer.from(session?.muxToken ?? '');
+    if (!session || token.length !== expected.length || !timingSafeEqual(token, expected)) {
+      log.warn(`mux socket ${remote} refused: no session ${preview(name)} or wrong mux token`);
+      ws.close(RelayCloseCode.UnknownStream, closeReason(`no session ${name}, or wrong mux token`));
       return;
     }
-    if (stream.isAttached) {
-      log.warn(`stream socket ${remote} refused: stream ${id} already has a page socket attached`);
-      ws.close(RelayCloseCode.AlreadyAttached, closeReason(`stream ${id} is already attached; detach it first`));
+    if (session.muxes.size >= MAX_MUX_SOCKETS_PER_SESSION) {
+      log.warn(`mux socket ${remote} refused: session=${name} already has ${session.muxes.size} mux sockets`);
+      ws.close(RelayCloseCode.TooManySockets, closeReason(`session ${name} has ${MAX_MUX_SOCKETS_PER_SESSION} mux sockets, the most allowed`));
       return;
     }
     pending?.pass.authenticated();
-    stream.attach(ws);
+    const label = `session=${name} page thread ${remote}`;
+    const mux = new PageMux(ws, {
+      log,
+      label,
+      stream: (id) => session.streams.get(id),
+      closed: (m) => {
+        session.muxes.delete(m);
+        log.debug(`${label}: mux socket closed (${session.muxes.size} left)`);
+      },
+    });
+    session.muxes.add(mux);
+    log.debug(`${label}: mux socket opened (${session.muxes.size} in the session)`);
   }
 }
 

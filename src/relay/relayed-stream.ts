@@ -1,25 +1,19 @@
 /**
- * One client connection relayed to the page: buffering until a page socket
- * attaches, forwarding both ways with backpressure, detach/re-attach handoff,
- * and close propagation. The relay never looks inside the bytes.
+ * One client connection relayed to the page: buffering until a page thread
+ * attaches, forwarding both ways with per-stream flow control over the
+ * page's mux socket, detach/re-attach handoff, and close propagation. The
+ * relay never looks inside the bytes.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../util/logger.ts';
 import {
-  parseControlMessage,
-  preview,
-  RelayCloseCode,
+  MUX_CLIENT_WINDOW,
+  MUX_PAGE_WINDOW,
   type HostServerMessage,
-  type StreamServerMessage,
+  type MuxServerMessage,
 } from '../transport/relay-protocol.ts';
-import {
-  HIGH_WATER_MARK,
-  LOW_WATER_MARK,
-  rawToBuffer,
-  type ClientConnection,
-} from './client-connection.ts';
-import { closeReason, formatDuration } from './net-util.ts';
+import type { ClientConnection } from './client-connection.ts';
+import { formatDuration } from './net-util.ts';
 import type { AdmissionPass } from './admission.ts';
 import { linkPreambleLength } from './link-preamble.ts';
 
@@ -50,6 +44,18 @@ export interface StreamContext {
   finished(stream: RelayedStream): void;
 }
 
+/** Where an attached stream's page side is: a page thread's mux socket (page-mux.ts). */
+export interface PageLink {
+  /** Client bytes of stream `num` to the page. */
+  send(num: number, bytes: Buffer): void;
+  /** A control message about one stream to the page. */
+  control(msg: MuxServerMessage): void;
+  /** Tells the page `bytes` of what stream `num` sent reached the client's socket. */
+  credit(num: number, bytes: number): void;
+  /** The stream no longer uses this link (detached or ended). */
+  release(stream: RelayedStream): void;
+}
+
 type State = 'admitting' | 'waiting' | 'attached' | 'detached' | 'closed';
 
 /**
@@ -66,27 +72,37 @@ export class RelayedStream {
   private preambleDone = false;
   /** Bytes of the opening link request, once its header is in. */
   private preambleLength: number | null = null;
-  private page: WebSocket | null = null;
+  private page: PageLink | null = null;
+  /** Counts attachments, so credits of an earlier one are not taken for the current one's. */
+  private epoch = 0;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private attachTimer: ReturnType<typeof setTimeout> | undefined;
   private clientPausedForPage = false;
-  private pagePausedForClient = false;
+  /** Client bytes sent to the page that it has not credited (this attachment). */
+  private clientInFlight = 0;
+  /** Page bytes handed to the client's socket and not yet written out (this attachment). */
+  private pageBacklog = 0;
+  /** Page bytes in the client's socket buffer, all attachments (counted in the relay-wide cap). */
+  private clientBuffered = 0;
   private bytesIn = 0;
   private bytesOut = 0;
+  /** The stream's number in mux frames. */
+  readonly num: number;
 
   constructor(
     readonly id: string,
     readonly session: string,
     readonly client: ClientConnection,
     private readonly ctx: StreamContext,
-  ) {}
+  ) {
+    this.num = Number(id);
+  }
 
   /** Starts reading the client's opening link request (buffered until the page attaches). */
   start(): void {
     this.client.start({
       data: (b) => this.fromClient(b),
-      drain: () => this.clientDrained(),
       close: (detail) => this.finish({ kind: 'client', detail }),
       invalid: (reason) => this.finish({ kind: 'abort', reason: `client ${reason}` }),
     });
@@ -137,28 +153,103 @@ export class RelayedStream {
     return this.state === 'closed';
   }
 
-  /** Binds a page socket (token already checked): flushes what was buffered, then forwards both ways. */
-  attach(sock: WebSocket): void {
-    if (this.state !== 'waiting' && this.state !== 'detached') {
+  /** True while the page may attach (offered and not attached now). */
+  get isAttachable(): boolean {
+    return this.state === 'waiting' || this.state === 'detached';
+  }
+
+  /** Binds a page thread's mux (token already checked): flushes what was buffered, then forwards both ways. */
+  attach(link: PageLink): void {
+    if (!this.isAttachable) {
       throw new Error(`stream ${this.id}: expected a waiting or detached stream to attach to, got ${this.state}`);
     }
     clearTimeout(this.attachTimer);
     const again = this.state === 'detached';
     this.state = 'attached';
-    this.page = sock;
-    sock.on('message', (data: RawData, isBinary: boolean) => this.fromPage(sock, data, isBinary));
-    sock.on('close', (code: number) => {
-      if (sock === this.page) this.finish({ kind: 'page', detail: code === 1000 || code === 1005 ? undefined : `code ${code}` });
-    });
-    sock.on('error', (err: Error) => this.ctx.log.debug(`${this.label()} page socket error: ${err.message}`));
-    this.sendControl(sock, { type: 'attached', stream: this.id });
+    this.page = link;
+    this.epoch++;
+    this.clientInFlight = 0;
+    this.pageBacklog = 0;
+    link.control({ type: 'attached', stream: this.id });
     const buffered = this.pending;
     const n = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
     this.ctx.reserveBuffer(-n);
-    for (const b of buffered) this.sendToPage(sock, b);
+    for (const b of buffered) this.sendToPage(link, b);
     this.ctx.log.debug(`${this.label()} page ${again ? 're-attached' : 'attached'}, flushed ${n} B`);
+  }
+
+  /** Page → client: one message of the attached page thread, written with per-stream credit. */
+  fromPage(link: PageLink, b: Buffer): void {
+    if (link !== this.page || this.state !== 'attached') {
+      if (this.state === 'closed') this.ctx.log.debug(`${this.label()} discarded ${b.length} B the page sent after the client left`);
+      else this.ctx.log.warn(`${this.label()} dropped ${b.length} B from a page thread it is not attached to`);
+      return;
+    }
+    // The page keeps its backlog under its window; one that ignores credit loses the stream, not the relay its memory.
+    if (this.pageBacklog > MUX_PAGE_WINDOW) {
+      this.finish({ kind: 'abort', reason: `the page sent past its window (${this.pageBacklog} B uncredited, at most ${MUX_PAGE_WINDOW})` });
+      return;
+    }
+    if (!this.ctx.reserveBuffer(b.length)) {
+      this.finish({ kind: 'abort', reason: 'the relay-wide buffer limit is reached' });
+      return;
+    }
+    this.bytesOut += b.length;
+    this.pageBacklog += b.length;
+    this.clientBuffered += b.length;
+    const epoch = this.epoch;
+    this.client.write(b, () => {
+      if (this.state === 'closed') return; // finish() released what was still buffered
+      this.clientBuffered -= b.length;
+      this.ctx.reserveBuffer(-b.length);
+      if (epoch !== this.epoch || this.page !== link) return;
+      this.pageBacklog -= b.length;
+      link.credit(this.num, b.length);
+    });
+  }
+
+  /** The page took `n` more client bytes: the client may send that much more. */
+  pageCredit(link: PageLink, n: number): void {
+    if (link !== this.page) return;
+    this.clientInFlight = Math.max(0, this.clientInFlight - n);
+    if (this.clientPausedForPage && this.clientInFlight <= MUX_CLIENT_WINDOW / 2) {
+      this.clientPausedForPage = false;
+      this.client.resume();
+    }
+  }
+
+  /**
+   * The attached page thread asked to stop here. Says so in-band: every
+   * frame before `detached` is what that thread got, everything after is
+   * buffered for the next attach, so a handoff neither loses nor duplicates
+   * a byte.
+   */
+  pageDetach(link: PageLink): void {
+    if (link !== this.page || this.state !== 'attached') {
+      link.control({ type: 'refused', stream: this.id, code: 4004, reason: `stream ${this.id} is not attached on this socket` });
+      return;
+    }
+    this.state = 'detached';
+    this.page = null;
+    this.epoch++;
+    this.clientInFlight = 0;
+    this.pageBacklog = 0;
+    // The client must keep reading: its bytes now go to the buffer.
+    if (this.clientPausedForPage) {
+      this.clientPausedForPage = false;
+      this.client.resume();
+    }
+    link.control({ type: 'detached', stream: this.id });
+    link.release(this);
+    this.armAttachTimer();
+    this.ctx.log.debug(`${this.label()} page detached; buffering until re-attach`);
+  }
+
+  /** The page closed the stream, or the mux it was attached on went away. */
+  pageGone(link: PageLink, detail?: string): void {
+    if (link === this.page) this.finish({ kind: 'page', detail });
   }
 
   /** Ends the stream once, closing whichever sides are still open as `how` demands. */
@@ -170,29 +261,30 @@ export class RelayedStream {
     const page = this.page;
     this.page = null;
     this.pending = [];
-    this.ctx.reserveBuffer(-this.pendingBytes);
+    this.ctx.reserveBuffer(-this.pendingBytes - this.clientBuffered);
     this.pendingBytes = 0;
+    this.clientBuffered = 0;
 
     switch (how.kind) {
       case 'client':
-        page?.close(1000, 'client closed the connection');
+        page?.control({ type: 'closed', stream: this.id, reason: 'client closed the connection' });
         break;
       case 'page':
         this.client.end(); // page closed: deliver what it sent, then end
         break;
       case 'abort':
         this.client.abort(how.reason);
-        page?.close(1000, closeReason(`client connection closed: ${how.reason}`));
+        page?.control({ type: 'closed', stream: this.id, reason: `client connection closed: ${how.reason}` });
         break;
       case 'hostGone':
         this.client.abort('the page hosting this session left', 1001);
-        page?.close(RelayCloseCode.HostGone, 'the page hosting this session left');
+        page?.control({ type: 'closed', stream: this.id, reason: 'the page hosting this session left' });
         break;
       case 'stopping':
         this.client.terminate();
-        page?.terminate();
         break;
     }
+    page?.release(this);
     if (how.kind === 'client' || how.kind === 'page' || how.kind === 'abort') {
       this.ctx.notifyHost({ type: 'closed', stream: this.id, reason: describeEnd(how) });
     }
@@ -253,84 +345,14 @@ export class RelayedStream {
     }
   }
 
-  /** Client → page, pausing the client while the page socket is backed up. */
-  private sendToPage(sock: WebSocket, b: Buffer): void {
-    if (sock.readyState !== sock.OPEN) return;
-    sock.send(b, { binary: true }, () => {
-      if (this.clientPausedForPage && sock === this.page && sock.bufferedAmount <= LOW_WATER_MARK) {
-        this.clientPausedForPage = false;
-        this.client.resume();
-      }
-    });
-    if (!this.clientPausedForPage && sock.bufferedAmount > HIGH_WATER_MARK) {
+  /** Client → page, pausing the client while the page has not credited a window's worth. */
+  private sendToPage(link: PageLink, b: Buffer): void {
+    link.send(this.num, b);
+    this.clientInFlight += b.length;
+    if (!this.clientPausedForPage && this.clientInFlight > MUX_CLIENT_WINDOW) {
       this.clientPausedForPage = true;
       this.client.pause();
     }
-  }
-
-  /** Page → client. Only the attached socket is listened to; a detached one is ignored. */
-  private fromPage(sock: WebSocket, data: RawData, isBinary: boolean): void {
-    if (sock !== this.page || this.state !== 'attached') {
-      if (!isBinary) return;
-      const n = rawToBuffer(data).length;
-      // Data still in flight when the client left is expected; data on a socket the page detached is not.
-      if (this.state === 'closed') this.ctx.log.debug(`${this.label()} discarded ${n} B the page sent after the client left`);
-      else this.ctx.log.warn(`${this.label()} dropped ${n} B from a detached page socket`);
-      return;
-    }
-    if (isBinary) {
-      const b = rawToBuffer(data);
-      this.bytesOut += b.length;
-      if (!this.client.write(b) && !this.pagePausedForClient) {
-        this.pagePausedForClient = true;
-        sock.pause();
-      }
-      return;
-    }
-    const parsed = parseControlMessage(rawToBuffer(data).toString('utf8'));
-    if (!parsed.ok) {
-      this.ctx.log.warn(`${this.label()} ignored a bad control message from the page: ${parsed.error}`);
-      return;
-    }
-    if (parsed.msg.type === 'detach') {
-      this.detach(sock);
-    } else {
-      this.ctx.log.warn(`${this.label()} ignored control message ${preview(parsed.msg.type)}; expected "detach"`);
-    }
-  }
-
-  /**
-   * Stops forwarding to `sock` and says so in-band: every binary frame before
-   * `detached` is what that socket got, everything after is buffered for the
-   * next attach, so a handoff neither loses nor duplicates a byte.
-   */
-  private detach(sock: WebSocket): void {
-    this.state = 'detached';
-    this.page = null;
-    // The old socket must keep reading so its close is seen; the client must keep
-    // reading because its bytes now go to the buffer.
-    if (this.pagePausedForClient) {
-      this.pagePausedForClient = false;
-      sock.resume();
-    }
-    if (this.clientPausedForPage) {
-      this.clientPausedForPage = false;
-      this.client.resume();
-    }
-    this.sendControl(sock, { type: 'detached', stream: this.id });
-    this.armAttachTimer();
-    this.ctx.log.debug(`${this.label()} page detached; buffering until re-attach`);
-  }
-
-  private clientDrained(): void {
-    if (this.pagePausedForClient) {
-      this.pagePausedForClient = false;
-      this.page?.resume();
-    }
-  }
-
-  private sendControl(sock: WebSocket, msg: StreamServerMessage): void {
-    if (sock.readyState === sock.OPEN) sock.send(JSON.stringify(msg));
   }
 }
 

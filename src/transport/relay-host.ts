@@ -19,7 +19,8 @@ import {
   type StreamOffer,
   type TicketCheck,
 } from './relay-protocol.ts';
-import { openRelaySocket, RelayError } from './relay-stream.ts';
+import { openRelaySocket } from './relay-stream.ts';
+import { RelayError } from './relay-error.ts';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket-like.ts';
 
 const log = createLogger('relay-host');
@@ -65,6 +66,7 @@ interface Registration {
   clientPath: string;
   ticketCheck: TicketCheck;
   tlsPort: number | null;
+  muxToken: string;
 }
 
 /** How long the page waits for the relay's verdict on a ticket. */
@@ -91,6 +93,8 @@ export class RelayHost {
   clientPath: string;
   /** The relay's SPICE TLS port when this is the default session and the relay has TLS, else null. */
   tlsPort: number | null;
+  /** The token this registration's threads open their mux sockets with (it goes into every offer). */
+  private muxToken: string;
 
   private constructor(
     reg: Registration,
@@ -108,6 +112,7 @@ export class RelayHost {
     this.tcpPort = reg.tcpPort;
     this.clientPath = reg.clientPath;
     this.tlsPort = reg.tlsPort;
+    this.muxToken = reg.muxToken;
     this.bind(reg.ws);
   }
 
@@ -241,6 +246,7 @@ export class RelayHost {
           remote: typeof m.remote === 'string' ? m.remote : 'unknown',
           relayUrl: this.relayUrl,
           session: this.session,
+          muxToken: this.muxToken,
         };
         log.debug(`stream ${offer.stream} offered (${offer.transport} ${offer.remote})`);
         if (this.offerHandlers.length === 0) this.pendingOffers.push(offer);
@@ -298,6 +304,7 @@ export class RelayHost {
           this.tcpPort = reg.tcpPort;
           this.clientPath = reg.clientPath;
           this.tlsPort = reg.tlsPort;
+          this.muxToken = reg.muxToken;
           this.attempt = 0;
           this.bind(reg.ws);
           log.info(`registered session ${this.session} at ${this.relayUrl} again`);
@@ -390,6 +397,7 @@ function register(
         clientPath: typeof m.clientPath === 'string' ? m.clientPath : `/spice/${session}`,
         ticketCheck: m.ticketCheck === 'relay' ? 'relay' : 'page',
         tlsPort: typeof m.tlsPort === 'number' ? m.tlsPort : null,
+        muxToken: typeof m.muxToken === 'string' ? m.muxToken : '',
       });
     });
     ws.addEventListener('close', (ev) => {

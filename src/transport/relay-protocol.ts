@@ -25,12 +25,16 @@ export const RelayCloseCode = {
   Replaced: 4002,
   /** The session's host went away, so its streams are gone. */
   HostGone: 4003,
-  /** Unknown stream or wrong token on `/stream`. */
+  /** Unknown stream or wrong token (an attach on `/mux`, or the mux token itself). */
   UnknownStream: 4004,
   /** The page did not register within the relay's attach timeout. */
   Timeout: 4008,
   /** Another page socket is already attached to that stream. */
   AlreadyAttached: 4009,
+  /** A page sent more than the stream's window allows (uncredited bytes), or a malformed mux frame. */
+  WindowExceeded: 4011,
+  /** The session has as many mux sockets as the relay allows. */
+  TooManySockets: 4012,
   /** The register message lacked the relay key, or carried a wrong one. */
   BadRelayKey: 4010,
 } as const;
@@ -67,6 +71,8 @@ export interface StreamOffer {
   /** Base URL of the relay, e.g. `ws://127.0.0.1:8765`. */
   relayUrl: string;
   session: string;
+  /** Proves the right to open a mux socket (`/mux`) for this session; one per registration. */
+  muxToken: string;
 }
 
 /** page → relay on `/host`: the first message. */
@@ -102,29 +108,85 @@ export type HostServerMessage =
       tlsPort?: number | null;
       /** 'relay': send decrypted tickets to the relay; 'page': check them here. */
       ticketCheck: TicketCheck;
+      /** The token page threads open their mux sockets with (`/mux?session=&token=`). */
+      muxToken: string;
     }
   | { type: 'error'; reason: string }
   | { type: 'open'; stream: string; token: string; transport: ClientTransport; remote: string }
   | { type: 'closed'; stream: string; reason?: string }
   | { type: 'ticket-result'; stream: string; ok: boolean; reason?: string };
 
-/** page → relay on `/stream` (text frames; binary frames are client bytes). */
-export type StreamClientMessage = { type: 'detach' };
+/**
+ * Mux sockets (`/mux?session=NAME&token=MUXTOKEN`): each page thread that
+ * serves client connections opens one and carries all of its streams on it.
+ * Binary messages are one stream's bytes behind a {@link MUX_HEADER_SIZE}-byte
+ * header (the stream id, u32 little-endian): a SPICE message whole from the
+ * page, a chunk of client bytes from the relay. Text messages are control.
+ *
+ * Flow control is per stream, so one slow client never holds the socket:
+ * the relay credits page bytes once they are written to the client's socket
+ * (a page keeps a stream's uncredited bytes under {@link MUX_PAGE_WINDOW}),
+ * and the page credits client bytes once it took them (the relay stops
+ * reading a client past {@link MUX_CLIENT_WINDOW} uncredited).
+ */
+export const MUX_HEADER_SIZE = 4;
 
-/** relay → page on `/stream` (text frames). */
-export type StreamServerMessage =
+/** Uncredited client → page bytes per stream past which the relay stops reading that client. */
+export const MUX_CLIENT_WINDOW = 256 * 1024;
+
+/**
+ * Uncredited page → client bytes per stream past which the relay closes the
+ * stream: the page's channels hold their messages once 4 MiB wait (see
+ * RedChannelClient), so only a page that ignores credit gets here.
+ */
+export const MUX_PAGE_WINDOW = 16 * 1024 * 1024;
+
+/** Mux sockets one session may have open (a page needs one per thread). */
+export const MAX_MUX_SOCKETS_PER_SESSION = 32;
+
+/** `[stream, bytes]` pairs of a credit message. */
+export type CreditList = Array<[stream: number, bytes: number]>;
+
+/** page → relay on `/mux` (text frames). */
+export type MuxClientMessage =
+  | { type: 'attach'; stream: string; token: string }
+  | { type: 'detach'; stream: string }
+  | { type: 'close'; stream: string }
+  | { type: 'credit'; credits: CreditList };
+
+/** relay → page on `/mux` (text frames). */
+export type MuxServerMessage =
   | { type: 'attached'; stream: string }
-  | { type: 'detached'; stream: string };
+  | { type: 'refused'; stream: string; code: number; reason: string }
+  | { type: 'detached'; stream: string }
+  | { type: 'closed'; stream: string; reason: string }
+  | { type: 'credit'; credits: CreditList };
+
+/** The stream id a mux frame carries for a stream named `id` in offers, or null if it is not one. */
+export function muxStreamNumber(id: string): number | null {
+  if (!/^[1-9][0-9]{0,9}$/.test(id)) return null;
+  const n = Number(id);
+  return n <= 0xffffffff ? n : null;
+}
+
+/** A credit list as sent, or null when `value` is not one (each entry two whole numbers ≥ 0, at most `max`). */
+export function parseCreditList(value: unknown, max = 100_000): CreditList | null {
+  if (!Array.isArray(value) || value.length > max) return null;
+  for (const e of value) {
+    if (!Array.isArray(e) || e.length !== 2 || !Number.isSafeInteger(e[0]) || !Number.isSafeInteger(e[1]) || e[0] < 0 || e[1] < 0) return null;
+  }
+  return value as CreditList;
+}
 
 /** Joins a relay base URL (with or without a trailing slash) and a path. */
 export function relayEndpoint(relayUrl: string, pathAndQuery: string): string {
   return relayUrl.replace(/\/+$/, '') + pathAndQuery;
 }
 
-/** The `/stream` URL a page socket opens to attach to an offered stream. */
-export function streamAttachUrl(offer: StreamOffer): string {
-  const q = new URLSearchParams({ session: offer.session, stream: offer.stream, token: offer.token });
-  return relayEndpoint(offer.relayUrl, `/stream?${q.toString()}`);
+/** The `/mux` URL a page thread opens to carry the streams of the offer's session. */
+export function muxUrl(offer: Pick<StreamOffer, 'relayUrl' | 'session' | 'muxToken'>): string {
+  const q = new URLSearchParams({ session: offer.session, token: offer.muxToken });
+  return relayEndpoint(offer.relayUrl, `/mux?${q.toString()}`);
 }
 
 /**

@@ -18,7 +18,7 @@ export class MemoryStream implements HandoffStream {
   private waiters: Array<() => void> = [];
 
   constructor(id: number) {
-    this.offer = { stream: String(id), token: 't', transport: 'tcp', remote: '127.0.0.1:1', relayUrl: 'ws://x', session: 'default' };
+    this.offer = { stream: String(id), token: 't', transport: 'tcp', remote: '127.0.0.1:1', relayUrl: 'ws://x', session: 'default', muxToken: 'm' };
   }
   send(bytes: Uint8Array): void {
     if (this.closed) return;
