@@ -27,8 +27,9 @@ function lossyError(img: RgbImage, want: Uint8Array): { mean: number; far: numbe
   return { mean: sum / want.length, far: far / want.length };
 }
 
+/** JPEG images sent to clients (one per client even when they share an encoding). */
 async function jpegImages(host: HostPage): Promise<number> {
-  return host.page.evaluate(async () => (await window.spiceHost!.worker.stats()).images.byCodec.jpeg);
+  return host.page.evaluate(async () => (await window.spiceHost!.worker.stats()).jpegDeliveries);
 }
 
 test('jpeg always: the picture arrives lossy within the bound, then exact after the lossless refresh', async ({ browser }) => {

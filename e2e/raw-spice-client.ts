@@ -68,6 +68,13 @@ export class RawChannel {
     return out;
   }
 
+  /** Everything received and not read yet; the caller parses from here on. */
+  takeRest(): Buffer {
+    const out = this.buf;
+    this.buf = Buffer.alloc(0);
+    return out;
+  }
+
   /** Frames one message (mini header). */
   static frame(type: number, body: Uint8Array = new Uint8Array(0)): Buffer {
     return Buffer.concat([encodeMiniHeader(type, body.byteLength), body]);
@@ -143,9 +150,9 @@ export interface RawSession {
   close(): void;
 }
 
-/** Links main, reads INIT, asks for the channel list; more channels through `link`. */
-export async function connectRawSession(port: number, password?: string): Promise<RawSession> {
-  const main = await linkRawChannel({ port, channelType: ChannelType.MAIN, connectionId: 0, password });
+/** Links main, reads INIT, asks for the channel list; more channels through `link` (from `localAddress`, if given). */
+export async function connectRawSession(port: number, password?: string, localAddress?: string): Promise<RawSession> {
+  const main = await linkRawChannel({ port, channelType: ChannelType.MAIN, connectionId: 0, password, localAddress });
   const first = await main.readMessage();
   if (first.type !== MsgMain.INIT) throw new Error(`main channel: expected INIT (${MsgMain.INIT}) first, got type ${first.type}`);
   const init = decodeMainInit(first.body);
@@ -155,7 +162,7 @@ export async function connectRawSession(port: number, password?: string): Promis
     main,
     init,
     async link(channelType) {
-      const ch = await linkRawChannel({ port, channelType, connectionId: init.sessionId, password });
+      const ch = await linkRawChannel({ port, channelType, connectionId: init.sessionId, password, localAddress });
       others.push(ch);
       return ch;
     },

@@ -65,6 +65,25 @@ describe('RedChannelClient', () => {
     expect((await drain(s)).length).toBe(2);
   });
 
+  it('an ACK that opens the window while the transport is backed up still gets the held messages out once it drains', async () => {
+    const s = new MemoryStream(6);
+    const rcc = new TestChannelClient(s, { ...opts, ackWindow: 20 });
+    s.onData((b) => rcc.receive(b));
+    rcc.start();
+    for (let i = 0; i < 45; i++) rcc.send(200, new Uint8Array([i]));
+    await drain(s);
+    expect(rcc.queuedMessages).toBe(5); // held by the window
+    // The shared socket fills with other streams' bytes, then this client ACKs: the window opens, the transport is full.
+    s.bufferedAmount = MAX_BUFFERED_BYTES + 1;
+    s.clientSend(ackSync(1));
+    s.clientSend(ack);
+    expect(rcc.queuedMessages).toBe(5);
+    // No further ACK will come (the client has everything it was sent): only the drain check can wake it.
+    s.bufferedAmount = 0;
+    await expect.poll(() => rcc.queuedMessages).toBe(0);
+    expect((await drain(s)).length).toBe(5);
+  });
+
   it('parses messages split and joined arbitrarily, and refuses a header claiming too much', () => {
     const s = new MemoryStream(2);
     const rcc = new TestChannelClient(s, { ...opts, maxMessageSize: 100 });
@@ -103,6 +122,33 @@ describe('DisplayChannelClient', () => {
     const v = new DataView(full!.buffer, full!.byteOffset);
     expect([v.getInt32(4, true), v.getInt32(8, true), v.getInt32(12, true), v.getInt32(16, true)]).toEqual([0, 0, 2, 4]);
     expect(Array.from(full!.subarray(93, 93 + 16))).toEqual([0, 0, 0, 0, ...new Array(8).fill(0x7f), 0, 0, 0, 0]);
+  });
+
+  it('clients joining an unchanged surface share one full-surface encoding; a change makes a new one', async () => {
+    const ch = new DisplayChannel();
+    ch.createPrimary(4, 2);
+    ch.drawCopy(0, 0, 4, 2, new Uint8Array(32).fill(0x33));
+    const fulls: Uint8Array[] = [];
+    const join = async (id: number): Promise<void> => {
+      const s = new MemoryStream(id);
+      const dcc = new DisplayChannelClient(s, opts, ch);
+      ch.clients.add(dcc);
+      dcc.start();
+      while (s.toClient.length) {
+        const m = await s.readMessage();
+        if (m.type === MsgDisplay.DRAW_COPY) fulls.push(m.body);
+      }
+    };
+    const before = ch.encoder.stats.images;
+    await join(10);
+    await join(11);
+    expect(ch.encoder.stats.images - before).toBe(1);
+    expect(fulls[1]).toEqual(fulls[0]);
+    ch.drawCopy(1, 1, 1, 1, new Uint8Array([9, 9, 9, 0]));
+    const afterDraw = ch.encoder.stats.images;
+    await join(12);
+    expect(ch.encoder.stats.images - afterDraw).toBe(1);
+    expect(fulls[fulls.length - 1]).not.toEqual(fulls[0]);
   });
 
   it('a client that never ACKs keeps a bounded queue: backlogged draws collapse into one full redraw', async () => {

@@ -7,6 +7,7 @@
  *   forget), disconnect is synchronous (the caller waits until it is done).
  * - The main dispatcher carries the RedWorker's requests to the main thread.
  */
+import type { MuxStats } from '../transport/relay-mux.ts';
 import * as Comlink from 'comlink';
 import type { StreamOffer } from '../transport/relay-stream.ts';
 import type { EncoderStats, ImageCompression } from '../worker/image-encoder.ts';
@@ -36,8 +37,12 @@ export interface RedWorkerStats {
   /** Of those, COPY_BITS (scrolls and moved blocks found by change detection). */
   copyBitsProcessed: number;
   cursorCommandsProcessed: number;
+  /** The RedWorker's mux sockets to the relay (one per registration it serves). */
+  muxes: MuxStats[];
   /** Images sent: count, raw and encoded bytes, per codec. */
   images: EncoderStats;
+  /** JPEG images sent, per client: clients joining an unchanged surface share one encoding. */
+  jpegDeliveries: number;
   /** MJPEG video streams: running now, started so far, frames sent. */
   streams: { active: number; started: number; framesSent: number };
   /**

@@ -40,6 +40,9 @@ export interface RedChannelClientOptions {
 }
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024;
+
+/** A message body, or a function that makes it when the message is sent (null: skip it). */
+export type MessageBody = Uint8Array | (() => Uint8Array | null);
 /** Bytes a windowed channel may have waiting in its transport before it holds further messages. */
 export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** How often a held channel looks whether its transport drained. */
@@ -68,7 +71,7 @@ export abstract class RedChannelClient {
   private ackGeneration = 0;
   private clientAckGeneration = -1;
   private messagesInWindow = 0;
-  private readonly outQueue: Array<{ type: number; body: Uint8Array }> = [];
+  private readonly outQueue: Array<{ type: number; body: MessageBody }> = [];
   private pingId = 0;
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
   /** Round-trip time of the last PING, in ms. */
@@ -228,8 +231,12 @@ export abstract class RedChannelClient {
     return this.messagesInWindow <= 2 * this.ackWindow && this.stream.bufferedAmount <= MAX_BUFFERED_BYTES;
   }
 
-  /** Queues or sends a message, honouring the ACK window and the transport's backlog. */
-  send(type: number, body: Uint8Array): void {
+  /**
+   * Queues or sends a message, honouring the ACK window and the transport's
+   * backlog. A body given as a function is made when the message goes out
+   * (null: nothing to send then), so what it shows is current at that time.
+   */
+  send(type: number, body: MessageBody): void {
     if (this.disconnected) return;
     this.sampleBandwidth();
     if (this.ackWindow > 0 && (this.outQueue.length > 0 || !this.mayWrite())) {
@@ -238,7 +245,12 @@ export abstract class RedChannelClient {
       this.scheduleDrainCheck();
       return;
     }
-    this.sendNow(type, body);
+    this.sendBody(type, body);
+  }
+
+  private sendBody(type: number, body: MessageBody): void {
+    const bytes = typeof body === 'function' ? body() : body;
+    if (bytes) this.sendNow(type, bytes);
   }
 
   /** WebSockets signal no "drained" event: while the transport is backed up, look again shortly. */
@@ -248,7 +260,6 @@ export abstract class RedChannelClient {
       this.drainTimer = null;
       this.sampleBandwidth();
       this.flushQueue();
-      if (this.outQueue.length > 0) this.scheduleDrainCheck();
     }, DRAIN_POLL_MS);
   }
 
@@ -273,8 +284,11 @@ export abstract class RedChannelClient {
   private flushQueue(): void {
     while (this.outQueue.length > 0 && this.mayWrite() && !this.disconnected) {
       const m = this.outQueue.shift()!;
-      this.sendNow(m.type, m.body);
+      this.sendBody(m.type, m.body);
     }
+    // An ACK may open the window while the transport is backed up (a shared mux socket
+    // fills with other streams' bytes): then only the drain check wakes this client again.
+    if (this.outQueue.length > 0 && !this.disconnected) this.scheduleDrainCheck();
   }
 
   private sendNow(type: number, body: Uint8Array): void {

@@ -42,6 +42,14 @@ export interface MuxStreamSink {
   closed(reason: string, code?: number): void;
 }
 
+/** One mux socket's figures, see {@link RelayMux.stats}. */
+export interface MuxStats {
+  streams: number;
+  attaching: number;
+  socketBuffered: number;
+  bytesSent: number;
+}
+
 interface Attaching {
   resolve(): void;
   reject(err: RelayError): void;
@@ -102,6 +110,16 @@ export class RelayMux {
    */
   static create(offer: StreamOffer, WebSocketImpl?: WebSocketConstructor): RelayMux {
     return new RelayMux('', muxUrl(offer), WebSocketImpl);
+  }
+
+  /** This thread's mux sockets now: streams carried, attaches waiting, bytes not yet sent, bytes sent. */
+  static stats(): MuxStats[] {
+    return [...muxes.values()].map((m) => ({
+      streams: m.sinks.size,
+      attaching: m.attaching.size,
+      socketBuffered: m.ws.bufferedAmount,
+      bytesSent: m.bytesSent,
+    }));
   }
 
   /** Mux sockets this thread has open (for stats and tests). */

@@ -135,11 +135,14 @@ export class RelayStream {
 
   /**
    * Bytes accepted by send() that the relay has not yet written to the
-   * client: the stream's own backlog, whatever the other streams on the
-   * socket do.
+   * client (the stream's own backlog, whatever the other streams do), or the
+   * shared socket's unsent bytes when those are more: a relay slow to read
+   * holds every stream on the socket back, so the socket's buffer stays
+   * bounded and control messages (attaches, credit) never wait behind
+   * hundreds of streams' backlogs.
    */
   get bufferedAmount(): number {
-    return this.uncredited;
+    return Math.max(this.uncredited, this.mux.socketBuffered);
   }
 
   private onBytes(bytes: Uint8Array): void {

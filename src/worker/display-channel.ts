@@ -72,6 +72,8 @@ export class DisplayChannel {
   private readonly dirtyStreams = new Set<VideoStream>();
   private imageId = 0;
   drawablesProcessed = 0;
+  /** JPEG images sent, counted per client (clients may share one encoding). */
+  jpegDeliveries = 0;
   /** COPY_BITS operations applied (scrolls and moved blocks). */
   copyBitsProcessed = 0;
 
@@ -176,6 +178,7 @@ export class DisplayChannel {
    * stream first, and the area is sent again losslessly once it stays still.
    */
   private jpegSent(c: DisplayChannelClient, rect: StreamRect): void {
+    this.jpegDeliveries++;
     c.primeJpeg();
     c.markLossy(rect, performance.now());
     this.refreshTimer ??= setInterval(() => this.refreshLossy(), LOSSY_REFRESH_MS / 4);
@@ -328,16 +331,38 @@ export class DisplayChannel {
     };
   }
 
-  /** A full-surface DRAW_COPY body for one client (new clients and collapsed backlogs); a JPEG one marks the surface lossy. */
+  /**
+   * A full-surface DRAW_COPY body for one client (new clients and collapsed
+   * backlogs); a JPEG one marks the surface lossy. Clients that ask while
+   * the surface is unchanged share one encoding per codec: a class of
+   * viewers joining together costs one encode, not one each.
+   */
   fullDraw(client: DisplayChannelClient): Uint8Array | null {
     const s = this.surface;
     if (!s) return null;
     const area = this.area(0, 0, s.width, s.height);
     const codec = this.encoder.choose(area, client.codecPrefs);
-    const image: SpiceImage = this.encoder.encode(area, codec, this.nextImageId());
-    if (image.type === ImageType.JPEG) this.jpegSent(client, { left: 0, top: 0, width: s.width, height: s.height });
-    return encodeDrawCopy(0, 0, 0, image);
+    let cache = this.fullDrawCache;
+    if (!cache || cache.surface !== s || cache.version !== this.drawablesProcessed) {
+      cache = this.fullDrawCache = { surface: s, version: this.drawablesProcessed, bodies: new Map() };
+    }
+    let full = cache.bodies.get(codec);
+    if (!full) {
+      const image: SpiceImage = this.encoder.encode(area, codec, this.nextImageId());
+      full = { body: encodeDrawCopy(0, 0, 0, image), jpeg: image.type === ImageType.JPEG };
+      cache.bodies.set(codec, full);
+    }
+    if (full.jpeg) this.jpegSent(client, { left: 0, top: 0, width: s.width, height: s.height });
+    return full.body;
   }
+
+  /** The last full-surface encodings, valid while the surface and its drawable count stay as they were. */
+  private fullDrawCache: { surface: PrimarySurface; version: number; bodies: Map<Codec, { body: Uint8Array; jpeg: boolean }> } | null = null;
+}
+
+/** Messages that paint pixels: a full redraw makes queued ones redundant. */
+function isDraw(type: number): boolean {
+  return type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS || type === MsgDisplay.STREAM_DATA;
 }
 
 function intersects(a: StreamRect, b: StreamRect): boolean {
@@ -418,23 +443,25 @@ export class DisplayChannelClient extends RedChannelClient {
       MsgDisplay.SURFACE_CREATE,
       encodeSurfaceCreate({ surfaceId: 0, width: s.width, height: s.height, format: SurfaceFormat.XRGB32, flags: SurfaceFlags.PRIMARY }),
     );
-    const full = this.channel.fullDraw(this);
-    if (full) this.send(MsgDisplay.DRAW_COPY, full);
+    this.queueFullDraw();
     this.send(MsgDisplay.MARK, new Uint8Array(0));
     // Streams already running continue for this client too.
     for (const stream of this.channel.streams.streams.values()) this.startStream(this.channel.streamCreateBody(stream));
   }
 
   sendSurfaceDestroy(): void {
+    // Draws still queued (a pending full draw too) were for the surface that goes.
+    this.dropQueued(isDraw);
+    this.fullPending = false;
     this.send(MsgDisplay.SURFACE_DESTROY, encodeSurfaceDestroy(0));
   }
 
   sendDraw(body: Uint8Array): void {
-    this.send(MsgDisplay.DRAW_COPY, body);
+    if (!this.fullPending) this.send(MsgDisplay.DRAW_COPY, body);
   }
 
   sendCopyBits(body: Uint8Array): void {
-    this.send(MsgDisplay.COPY_BITS, body);
+    if (!this.fullPending) this.send(MsgDisplay.COPY_BITS, body);
   }
 
   /** Streams this client was told about (spice-html5 throws on destroying an unknown one). */
@@ -446,7 +473,7 @@ export class DisplayChannelClient extends RedChannelClient {
   }
 
   sendStreamData(id: number, body: Uint8Array): void {
-    if (this.streamIds.has(id)) this.send(MsgDisplay.STREAM_DATA, body);
+    if (this.streamIds.has(id) && !this.fullPending) this.send(MsgDisplay.STREAM_DATA, body);
   }
 
   endStream(id: number): void {
@@ -455,15 +482,29 @@ export class DisplayChannelClient extends RedChannelClient {
   }
 
   protected override onQueueGrew(): void {
-    if (this.queuedMessages <= MAX_QUEUED_DRAWS) return;
+    if (this.queuedMessages <= MAX_QUEUED_DRAWS || this.fullPending) return;
     // A client that falls behind gets one full redraw instead of every step: memory stays bounded.
-    const dropped = this.dropQueued(
-      (type) => type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS || type === MsgDisplay.STREAM_DATA,
-    );
-    const full = this.channel.fullDraw(this);
-    if (full) this.send(MsgDisplay.DRAW_COPY, full);
+    const dropped = this.dropQueued(isDraw);
+    this.queueFullDraw();
     log.debug(`session ${this.sessionId}: slow client, ${dropped} queued draws merged into one full redraw`);
   }
+
+  /**
+   * Queues one draw of the whole surface, encoded when it goes out: until
+   * then this client's new draws are dropped (the full draw will show them).
+   * Clients held back together (a busy relay link) then share one encoding
+   * per codec when they drain, instead of each paying for its own.
+   */
+  private queueFullDraw(): void {
+    this.fullPending = true;
+    this.send(MsgDisplay.DRAW_COPY, () => {
+      this.fullPending = false;
+      return this.channel.fullDraw(this);
+    });
+  }
+
+  /** A full draw is queued and not yet made (see {@link queueFullDraw}). */
+  private fullPending = false;
 
   protected handleMessage(type: number, body: Uint8Array): void {
     switch (type) {

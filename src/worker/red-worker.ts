@@ -10,6 +10,7 @@ import { ChannelType, channelTypeName } from '../protocol/constants.ts';
 import type { ChannelConnectRequest, MainDispatcherApi, RedWorkerApi, RedWorkerStats } from '../server/dispatcher.ts';
 import { RedChannelClient } from '../server/red-channel-client.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
+import { RelayMux } from '../transport/relay-mux.ts';
 import { createLogger } from '../util/logger.ts';
 import { LzEncoder } from '../codecs/lz.ts';
 import { QuicEncoder } from '../codecs/quic.ts';
@@ -214,6 +215,7 @@ export class RedWorker implements RedWorkerApi {
       drawablesProcessed: this.display.drawablesProcessed,
       copyBitsProcessed: this.display.copyBitsProcessed,
       images: { ...this.display.encoder.stats, byCodec: { ...this.display.encoder.stats.byCodec } },
+      jpegDeliveries: this.display.jpegDeliveries,
       streams: {
         active: this.display.streams.streams.size,
         started: this.display.streamsStarted,
@@ -229,6 +231,7 @@ export class RedWorker implements RedWorkerApi {
         lossyRects: c.lossyRects.length,
       })),
       cursorCommandsProcessed: this.cursor.commandsProcessed,
+      muxes: RelayMux.stats(),
     };
   }
 
