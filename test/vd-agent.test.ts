@@ -250,7 +250,7 @@ describe('VdAgent: the page as the guest agent', () => {
     expect(decodeAgentReply(await peer.next(AgentMsg.REPLY))).toEqual({ type: AgentMsg.MONITORS_CONFIG, error: AgentReplyError.SUCCESS });
     peer.send(AgentMsg.MONITORS_CONFIG, config(2560, 1440));
     expect(decodeAgentReply(await peer.next(AgentMsg.REPLY)).error).toBe(AgentReplyError.ERROR);
-    peer.send(AgentMsg.MONITORS_CONFIG, config(10000, 600)); // past the limit: the source is not even asked
+    peer.send(AgentMsg.MONITORS_CONFIG, config(3000, 600)); // past the limit: the source is not even asked
     expect(decodeAgentReply(await peer.next(AgentMsg.REPLY)).error).toBe(AgentReplyError.ERROR);
     expect(asked).toEqual([[800, 600], [2560, 1440]]);
   });

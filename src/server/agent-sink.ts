@@ -76,6 +76,8 @@ export class RecordingAgentSink implements AgentSink {
   readonly events: AgentEvent[] = [];
   /** The files received, newest last (bounded like the events). */
   readonly files: ReceivedFile[] = [];
+  /** How many received files are kept in {@link files} (their bytes stay in memory). */
+  static readonly KEPT_FILES = 8;
   private readonly listeners = new Set<(e: AgentEvent) => void>();
 
   constructor(
@@ -113,7 +115,7 @@ export class RecordingAgentSink implements AgentSink {
 
   fileReceived(file: ReceivedFile): void {
     this.files.push(file);
-    if (this.files.length > this.limit) this.files.splice(0, this.files.length - this.limit);
+    if (this.files.length > RecordingAgentSink.KEPT_FILES) this.files.splice(0, this.files.length - RecordingAgentSink.KEPT_FILES);
     this.add({ kind: 'file', name: file.name, size: file.data.byteLength, sessionId: file.sessionId });
     this.next?.fileReceived?.(file);
   }

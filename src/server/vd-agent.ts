@@ -31,6 +31,7 @@ import {
   hasAgentCap,
 } from '../protocol/agent-messages.ts';
 import { ProtocolError } from '../protocol/wire.ts';
+import { MAX_SURFACE_HEIGHT, MAX_SURFACE_WIDTH } from '../qxl/qxl-layout.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import type { AgentSink, SpiceAgent } from './agent-sink.ts';
 import { AgentStream } from './agent-stream.ts';
@@ -44,8 +45,9 @@ export interface VdAgentLimits {
   maxFileSize?: number;
   /** Transfers one client may have running at once (default 8). */
   maxTransfers?: number;
-  /** Largest display a resize request may ask for, per side (default 4096). */
-  maxDisplaySide?: number;
+  /** Largest display a resize request may ask for (default: the largest QXL surface). */
+  maxWidth?: number;
+  maxHeight?: number;
 }
 
 /** Overhead a VDAgentMessage may carry beyond its payload (clipboard type, file xfer id and size). */
@@ -108,7 +110,8 @@ export class VdAgent implements SpiceAgent {
   private readonly maxClipboard: number;
   private readonly maxFileSize: number;
   private readonly maxTransfers: number;
-  private readonly maxDisplaySide: number;
+  private readonly maxWidth: number;
+  private readonly maxHeight: number;
 
   constructor(
     private sink: AgentSink,
@@ -117,7 +120,8 @@ export class VdAgent implements SpiceAgent {
     this.maxClipboard = limits.maxClipboard ?? 16 * 1024 * 1024;
     this.maxFileSize = limits.maxFileSize ?? 64 * 1024 * 1024;
     this.maxTransfers = limits.maxTransfers ?? 8;
-    this.maxDisplaySide = limits.maxDisplaySide ?? 4096;
+    this.maxWidth = limits.maxWidth ?? MAX_SURFACE_WIDTH;
+    this.maxHeight = limits.maxHeight ?? MAX_SURFACE_HEIGHT;
   }
 
   /** The capabilities this agent announces (file transfer only when something takes files). */
@@ -321,9 +325,8 @@ export class VdAgent implements SpiceAgent {
       reply(false);
       return;
     }
-    const max = this.maxDisplaySide;
-    if (mon.width > max || mon.height > max) {
-      c.log.warn(`resize to ${mon.width}x${mon.height} refused: expected at most ${max}x${max}`);
+    if (mon.width > this.maxWidth || mon.height > this.maxHeight) {
+      c.log.warn(`resize to ${mon.width}x${mon.height} refused: expected at most ${this.maxWidth}x${this.maxHeight}`);
       reply(false);
       return;
     }
