@@ -2,7 +2,8 @@
  * The page as spice-gtk's guest agent, through spice-gtk's own main channel
  * (SpiceClientGLib, driven by e2e/tools/spice_gtk_client.py over the relay's
  * TCP port): clipboard both ways, a window size that the test pattern follows
- * (checked pixel for pixel), and a file transfer that reaches the page whole.
+ * (checked pixel for pixel), and a file transfer that reaches the page whole;
+ * the demo page (the host here) shows the clipboard and the files.
  */
 import { expect, test } from '@playwright/test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -81,6 +82,30 @@ test('spice-gtk sends a file: it reaches the page whole, with progress', async (
     expect(progress[0]).toMatchObject({ state: 'receiving', received: 0, size: data.length });
     expect(progress.length).toBeGreaterThan(2); // the chunks as they came
     expect(progress.at(-1)).toMatchObject({ state: 'done', received: data.length, size: data.length });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the demo page shows what spice-gtk copied, offers typed text, and lists a sent file as a download', async () => {
+  const c = await connect();
+  const page = session.host().page;
+  await c.clipboardGrab('shown on the demo page');
+  await expect(page.locator('#agent-clipboard')).toHaveText('shown on the demo page');
+
+  await page.fill('#agent-offer', 'typed on the demo page');
+  await page.click('#agent-offer-form button');
+  expect(await c.clipboardWaitGrab()).toEqual([1]);
+  expect(await c.clipboardRequest()).toEqual({ type: 1, text: 'typed on the demo page' });
+
+  const dir = await mkdtemp(join(tmpdir(), 'agent-demo-'));
+  try {
+    await writeFile(join(dir, 'report.txt'), 'a file for the download list\n');
+    await c.fileCopy(join(dir, 'report.txt'));
+    const link = page.locator('#agent-files a', { hasText: 'report.txt' });
+    await expect(link).toHaveAttribute('download', 'report.txt');
+    const body = await link.evaluate(async (a: HTMLAnchorElement) => (await fetch(a.href)).text());
+    expect(body).toBe('a file for the download list\n');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
