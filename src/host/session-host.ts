@@ -198,6 +198,7 @@ export class SessionHost {
         },
       );
       inputs.next = host.vm;
+      agentEvents.next = host.vm;
     }
     // View-only: every event is still recorded (and visible in stats), none reaches the source.
     if (opts.viewOnly) {

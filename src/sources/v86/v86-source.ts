@@ -2,9 +2,13 @@
  * V86Source: the page's handle on a v86 VM running in its own worker. It is the
  * inputs channel's sink (keys as set-1 scancodes, relative or absolute mouse,
  * buttons, wheel) and relays the worker's display requests to the RedWorker.
+ * As the agent's sink it pastes a client's clipboard text by typing it
+ * ({@link PasteTyper}); the guest has no agent of its own, so resizes are refused.
  */
 import * as Comlink from 'comlink';
+import type { AgentSink } from '../../server/agent-sink.ts';
 import type { InputSink, KeyModifierSource } from '../../server/input-sink.ts';
+import { PasteTyper } from '../paste-typer.ts';
 import { KeyModifier, MouseButton as Button } from '../../protocol/constants.ts';
 import { createLogger } from '../../util/logger.ts';
 import type { V86StartOptions, V86WorkerApi, V86WorkerStats } from './v86-api.ts';
@@ -27,8 +31,10 @@ const LOCK_KEYS: ReadonlyArray<[number, number]> = [
   [KeyModifier.SCROLL_LOCK, 0x46],
 ];
 
-export class V86Source implements InputSink, KeyModifierSource {
+export class V86Source implements InputSink, KeyModifierSource, AgentSink {
   private readonly buttons = { left: false, middle: false, right: false };
+  /** Types pasted text into the guest. */
+  readonly typer = new PasteTyper((scancodes) => this.remote.keyboard(scancodes));
   /** The guest's LEDs as last reported. */
   private leds = 0;
   /** Last lines the guest wrote to its serial port (bounded). */
@@ -72,6 +78,12 @@ export class V86Source implements InputSink, KeyModifierSource {
 
   keyUp(scancode: readonly number[]): void {
     this.remote.keyboard([...scancode]);
+  }
+
+  /** A client copied text: the guest gets it typed, as if pasted. */
+  clipboardText(text: string): void {
+    log.info(`typing ${text.length} pasted character(s) into the guest`);
+    this.typer.paste(text);
   }
 
   getKeyModifiers(): number {
@@ -118,6 +130,7 @@ export class V86Source implements InputSink, KeyModifierSource {
   }
 
   async stop(): Promise<void> {
+    this.typer.cancel();
     try {
       await this.remote.stop();
     } finally {
