@@ -98,7 +98,8 @@ export async function resolveSource(params: URLSearchParams): Promise<ResolvedSo
   await mustExist(bios, biosFix);
   await mustExist(vgaBios, biosFix);
   return {
-    spec: { kind: 'v86', vm: { bios: { url: bios }, vgaBios: { url: vgaBios }, ...images, cmdline, memoryMB } },
+    // Kernel guests (the Linux guest) mount the 9p share where dropped files land.
+    spec: { kind: 'v86', vm: { bios: { url: bios }, vgaBios: { url: vgaBios }, ...images, cmdline, memoryMB, ...(images.bzimage ? { sharedFolder: true } : {}) } },
     key,
     title,
   };

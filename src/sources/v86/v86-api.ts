@@ -20,6 +20,11 @@ export interface V86StartOptions {
   memoryMB: number;
   /** A saved VM state to resume from. */
   initialState?: ArrayBuffer;
+  /**
+   * Give the VM an empty 9p filesystem (virtio, mount tag `host9p`) that
+   * files clients send are written into; the Linux guest mounts it at /mnt/host.
+   */
+  sharedFolder?: boolean;
 }
 
 /** What the worker asks of the page. */
@@ -78,6 +83,8 @@ export interface V86WorkerApi {
   mouseWheel(dy: number): void;
   mouseAbsolute(x: number, y: number): void;
   serialSend(text: string): void;
+  /** Writes a file into the VM's 9p filesystem (rejects when the VM has none). */
+  writeFile(name: string, data: Uint8Array): Promise<void>;
   /** Presses Ctrl+Alt+Del: the guest decides what it means (SeaBIOS and Linux reboot). */
   ctrlAltDel(): void;
   /** Hard reset, like a PC's reset button: the VM reboots from the BIOS at once. */

@@ -3,10 +3,12 @@
  * inputs channel's sink (keys as set-1 scancodes, relative or absolute mouse,
  * buttons, wheel) and relays the worker's display requests to the RedWorker.
  * As the agent's sink it pastes a client's clipboard text by typing it
- * ({@link PasteTyper}); the guest has no agent of its own, so resizes are refused.
+ * ({@link PasteTyper}); files go into the VM's shared folder when it has one
+ * (the Linux guest's /mnt/host); the guest has no agent of its own, so
+ * resizes are refused.
  */
 import * as Comlink from 'comlink';
-import type { AgentSink } from '../../server/agent-sink.ts';
+import type { AgentSink, ReceivedFile } from '../../server/agent-sink.ts';
 import type { InputSink, KeyModifierSource } from '../../server/input-sink.ts';
 import { PasteTyper } from '../paste-typer.ts';
 import { KeyModifier, MouseButton as Button } from '../../protocol/constants.ts';
@@ -43,13 +45,15 @@ export class V86Source implements InputSink, KeyModifierSource, AgentSink {
   private constructor(
     private readonly worker: Worker,
     readonly remote: Comlink.Remote<V86WorkerApi>,
+    /** Whether the VM has a 9p shared folder that received files go into. */
+    readonly sharedFolder: boolean,
   ) {}
 
   /** Starts the worker and boots the VM. */
   static async start(opts: V86StartOptions, hooks: V86SourceHooks): Promise<V86Source> {
     const worker = new Worker(new URL('./v86-worker.ts', import.meta.url), { type: 'module', name: 'v86' });
     const remote = Comlink.wrap<V86WorkerApi>(worker);
-    const source = new V86Source(worker, remote);
+    const source = new V86Source(worker, remote, opts.sharedFolder === true);
     const transfer = [opts.bios.buffer, opts.vgaBios.buffer, opts.fda?.buffer, opts.hda?.buffer, opts.cdrom?.buffer]
       .filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
     await remote.start(
@@ -84,6 +88,14 @@ export class V86Source implements InputSink, KeyModifierSource, AgentSink {
   clipboardText(text: string): void {
     log.info(`typing ${text.length} pasted character(s) into the guest`);
     this.typer.paste(text);
+  }
+
+  /** A client sent a file: into the shared folder with it (the page keeps its copy too). */
+  fileReceived(file: ReceivedFile): void {
+    if (!this.sharedFolder) return;
+    this.remote.writeFile(file.name, file.data).catch((e: unknown) =>
+      log.warn(`could not put "${file.name}" into the VM: ${(e as Error).message}`),
+    );
   }
 
   getKeyModifiers(): number {

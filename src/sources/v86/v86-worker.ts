@@ -69,6 +69,7 @@ async function loadImage(img: GuestImage | undefined): Promise<{ buffer: ArrayBu
 
 export class V86Worker implements V86WorkerApi {
   private emulator: (V86 & V86Internals) | null = null;
+  private sharedFolder = false;
   private display: V86Display | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private host: V86HostApi | null = null;
@@ -109,8 +110,11 @@ export class V86Worker implements V86WorkerApi {
       disable_mouse: true,
       disable_speaker: true,
       initial_state: opts.initialState ? { buffer: opts.initialState } : undefined,
+      // An empty 9p filesystem: files clients send are written into it (writeFile).
+      filesystem: opts.sharedFolder ? {} : undefined,
     }) as V86 & V86Internals;
     this.emulator = emulator;
+    this.sharedFolder = opts.sharedFolder === true;
     const display = new V86Display(producer, { createPrimary: (w, h) => host.createPrimary(w, h) }, () => emulator.v86?.cpu?.devices?.vga ?? null);
     this.display = display;
     // Without a screen container v86 makes a dummy screen adapter once its WASM has
@@ -212,6 +216,16 @@ export class V86Worker implements V86WorkerApi {
 
   serialSend(text: string): void {
     this.emulator?.serial0_send(text);
+  }
+
+  async writeFile(name: string, data: Uint8Array): Promise<void> {
+    if (!this.emulator) throw new Error('writeFile: the VM is not running');
+    if (!this.sharedFolder) throw new Error('writeFile: this VM was started without a shared folder (sharedFolder: true)');
+    if (!/^[^/\0]+$/.test(name) || name === '.' || name === '..') {
+      throw new Error(`writeFile: expected a plain file name, got ${JSON.stringify(name)}`);
+    }
+    await this.emulator.create_file(`/${name}`, data);
+    log.info(`wrote ${name} (${data.byteLength} bytes) into the VM's shared folder`);
   }
 
   ctrlAltDel(): void {
