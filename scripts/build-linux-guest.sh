@@ -188,6 +188,7 @@ install -m 0755 "$HELPERS/init" "$IR/init"
 install -m 0755 "$HELPERS/rc.ready" "$IR/etc/rc.ready"
 install -m 0644 "$HELPERS/inittab" "$IR/etc/inittab"
 install -m 0644 "$HELPERS/profile" "$IR/etc/profile"
+install -m 0755 "$HELPERS/spice-clip" "$IR/bin/spice-clip"
 : >"$IR/etc/modules"
 MODULE_NAMES=()
 for path in "${ORDER[@]}"; do

@@ -195,6 +195,7 @@ export class SessionHost {
           createPrimary: (w, h) => worker.createPrimary(w, h),
           absoluteMouse: (on) => server.setAbsoluteMouse(on),
           keyboardLeds: (leds) => server.broadcastKeyModifiers(leds),
+          guestClipboard: (text) => server.agent?.offerText(text),
         },
       );
       inputs.next = host.vm;

@@ -25,6 +25,11 @@ export interface V86StartOptions {
    * files clients send are written into; the Linux guest mounts it at /mnt/host.
    */
   sharedFolder?: boolean;
+  /**
+   * Give the VM a second serial port (COM2) whose `CLIP <base64>` lines
+   * (the Linux guest's `spice-clip`) put text on the clients' clipboard.
+   */
+  guestClipboard?: boolean;
 }
 
 /** What the worker asks of the page. */
@@ -37,6 +42,8 @@ export interface V86HostApi {
   serialLine(line: string): void;
   /** The guest set its keyboard LEDs (SPICE modifier bits: 1 scroll, 2 num, 4 caps). */
   keyboardLeds(leds: number): void;
+  /** The guest copied text (a `spice-clip` line on COM2). */
+  guestClipboard(text: string): void;
 }
 
 export interface V86WorkerStats {

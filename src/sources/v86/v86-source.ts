@@ -24,6 +24,8 @@ export interface V86SourceHooks {
   serialLine?(line: string): void;
   /** The guest's keyboard LEDs changed (tell the clients). */
   keyboardLeds?(leds: number): void;
+  /** The guest copied text (its spice-clip helper): offer it to the clients. */
+  guestClipboard?(text: string): void;
 }
 
 /** Set-1 make codes of the lock keys, to toggle the guest's state. */
@@ -65,6 +67,7 @@ export class V86Source implements InputSink, KeyModifierSource, AgentSink {
           source.leds = leds;
           hooks.keyboardLeds?.(leds);
         },
+        guestClipboard: (text: string) => hooks.guestClipboard?.(text),
         serialLine: (line: string) => {
           source.serial.push(line);
           if (source.serial.length > 500) source.serial.shift();

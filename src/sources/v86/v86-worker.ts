@@ -12,6 +12,7 @@ import { QxlProducer } from '../../qxl/qxl-producer.ts';
 import { createLogger } from '../../util/logger.ts';
 import { ps2MovePackets } from './ps2-mouse.ts';
 import { V86Display, type V86Vga } from './v86-display.ts';
+import { SerialLineReader, parseClipLine } from './guest-clipboard.ts';
 import type {
   GuestFramebuffer,
   GuestImage,
@@ -112,6 +113,7 @@ export class V86Worker implements V86WorkerApi {
       initial_state: opts.initialState ? { buffer: opts.initialState } : undefined,
       // An empty 9p filesystem: files clients send are written into it (writeFile).
       filesystem: opts.sharedFolder ? {} : undefined,
+      uart1: opts.guestClipboard === true,
     }) as V86 & V86Internals;
     this.emulator = emulator;
     this.sharedFolder = opts.sharedFolder === true;
@@ -143,6 +145,14 @@ export class V86Worker implements V86WorkerApi {
         this.serialLine = '';
       } else if (byte !== 13 && this.serialLine.length < 4096) this.serialLine += String.fromCharCode(byte);
     });
+    if (opts.guestClipboard) {
+      const com2 = new SerialLineReader((line) => {
+        const text = parseClipLine(line);
+        if (text !== null) host.guestClipboard(text);
+        else log.debug(`COM2: not a spice-clip line (${line.length} characters): ignored`);
+      });
+      emulator.add_listener('serial1-output-byte', (byte: number) => com2.push(byte));
+    }
     await new Promise<void>((resolve) => emulator.add_listener('emulator-ready', () => resolve()));
     this.watchKeyboardLeds(emulator, host);
     this.timer = setInterval(() => {
