@@ -20,6 +20,7 @@ import {
   decodeClipboard,
   decodeClipboardGrab,
   decodeClipboardRequest,
+  decodeFileXferStart,
   decodeFileXferStatus,
   encodeAgentMessage,
   encodeAgentMonitorsConfig,
@@ -284,6 +285,50 @@ describe('VdAgent: the page as the guest agent', () => {
     peer.send(AgentMsg.FILE_XFER_STATUS, encodeFileXferStatus(3, FileXferStatus.CANCELLED));
     await expect.poll(() => sink.events.at(-1)).toMatchObject({ kind: 'fileProgress', id: 3, state: 'cancelled', received: 5 });
     expect(sink.files).toHaveLength(1);
+  });
+
+  it('reads spice-gtk\'s GKeyFile escapes in file names', () => {
+    const text = '[vdagent-file-xfer]\nname=\\sa\\tb\\\\c.txt\nsize=3\n';
+    const data = new Uint8Array([7, 0, 0, 0, ...new TextEncoder().encode(text)]);
+    expect(decodeFileXferStart(data)).toEqual({ id: 7, name: ' a\tb\\c.txt', size: 3 });
+  });
+
+  it('PNG images both ways: a PNG-only grab is fetched as PNG, the page offers PNG', async () => {
+    const sink = new RecordingAgentSink();
+    const server = await makeServer({ agentSink: sink }).server;
+    const { peer, sessionId } = await agentClient(server);
+    await peer.handshake();
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    peer.send(AgentMsg.CLIPBOARD_GRAB, encodeClipboardGrab([ClipboardType.IMAGE_BMP, ClipboardType.IMAGE_PNG]));
+    expect(decodeClipboardRequest(await peer.next(AgentMsg.CLIPBOARD_REQUEST)).type).toBe(ClipboardType.IMAGE_PNG);
+    peer.send(AgentMsg.CLIPBOARD, encodeClipboard(ClipboardType.IMAGE_PNG, png));
+    await expect.poll(() => sink.events).toContainEqual({ kind: 'clipboardImage', bytes: png.byteLength, sessionId });
+
+    server.agent!.offerImage(png.subarray(0, 4));
+    expect(decodeClipboardGrab(await peer.next(AgentMsg.CLIPBOARD_GRAB)).types).toEqual([ClipboardType.IMAGE_PNG]);
+    peer.send(AgentMsg.CLIPBOARD_REQUEST, encodeClipboardRequest(ClipboardType.IMAGE_PNG));
+    expect(decodeClipboard(await peer.next(AgentMsg.CLIPBOARD)).data).toEqual(png.subarray(0, 4));
+  });
+
+  it('resize requests run one at a time, in the order they came', async () => {
+    const log: string[] = [];
+    const sink: AgentSink = {
+      resizeRequest: async ({ width }) => {
+        log.push(`start ${width}`);
+        await new Promise((r) => setTimeout(r, width === 800 ? 50 : 0));
+        log.push(`end ${width}`);
+        return true;
+      },
+    };
+    const server = await makeServer({ agentSink: sink }).server;
+    const { peer } = await agentClient(server);
+    await peer.handshake();
+    for (const width of [800, 640]) {
+      peer.send(AgentMsg.MONITORS_CONFIG, encodeAgentMonitorsConfig({ flags: 0, monitors: [{ width, height: 480, depth: 32, x: 0, y: 0 }] }));
+    }
+    await peer.next(AgentMsg.REPLY);
+    await peer.next(AgentMsg.REPLY);
+    expect(log).toEqual(['start 800', 'end 800', 'start 640', 'end 640']);
   });
 
   it('sanitises file names: last component, no control or reserved characters, never hidden or empty', () => {

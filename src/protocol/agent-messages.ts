@@ -259,6 +259,11 @@ export function encodeFileXferStart(m: FileXferStart): Uint8Array {
   return new WireWriter(4 + text.length * 3).u32(m.id).bytes(new TextEncoder().encode(text)).finish();
 }
 
+/** GKeyFile value escapes (spice-gtk writes the name with g_key_file): \s \n \t \r \\. */
+function unescapeKeyFileValue(v: string): string {
+  return v.replace(/\\([sntr\\])/g, (_, c: string) => ({ s: ' ', n: '\n', t: '\t', r: '\r', '\\': '\\' })[c]!);
+}
+
 export function decodeFileXferStart(data: Uint8Array): FileXferStart {
   const r = new WireReader(data, 'FILE_XFER_START');
   const id = r.u32('id');
@@ -269,7 +274,7 @@ export function decodeFileXferStart(data: Uint8Array): FileXferStart {
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line.startsWith('[') && line.endsWith(']')) group = line.slice(1, -1);
-    else if (group === KEYFILE_GROUP && line.startsWith('name=')) name = line.slice(5);
+    else if (group === KEYFILE_GROUP && line.startsWith('name=')) name = unescapeKeyFileValue(line.slice(5));
     else if (group === KEYFILE_GROUP && line.startsWith('size=')) size = /^\d+$/.test(line.slice(5)) ? Number(line.slice(5)) : NaN;
   }
   if (name === null || size === null || !Number.isSafeInteger(size)) {

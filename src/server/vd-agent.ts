@@ -29,6 +29,7 @@ import {
   encodeClipboardRequest,
   encodeFileXferStatus,
   hasAgentCap,
+  type AgentMonitorsConfig,
 } from '../protocol/agent-messages.ts';
 import { ProtocolError } from '../protocol/wire.ts';
 import { MAX_SURFACE_HEIGHT, MAX_SURFACE_WIDTH } from '../qxl/qxl-layout.ts';
@@ -110,6 +111,8 @@ export class VdAgent implements SpiceAgent {
   private readonly maxClipboard: number;
   private readonly maxFileSize: number;
   private readonly maxTransfers: number;
+  /** Resize requests run one after another: each makes a new surface, and the last asked must win. */
+  private resizing: Promise<void> = Promise.resolve();
   private readonly maxWidth: number;
   private readonly maxHeight: number;
 
@@ -236,9 +239,11 @@ export class VdAgent implements SpiceAgent {
         if (this.owner === c.sessionId) this.owner = 0;
         c.grabbedTypes = [];
         break;
-      case AgentMsg.MONITORS_CONFIG:
-        void this.onMonitorsConfig(c, data);
+      case AgentMsg.MONITORS_CONFIG: {
+        const cfg = decodeAgentMonitorsConfig(data); // malformed: thrown here, closing this stream
+        this.resizing = this.resizing.then(() => this.onMonitorsConfig(c, cfg));
         break;
+      }
       case AgentMsg.FILE_XFER_START:
         this.onFileStart(c, data);
         break;
@@ -315,8 +320,7 @@ export class VdAgent implements SpiceAgent {
     this.offer(m.type, m.data.slice(), c.sessionId);
   }
 
-  private async onMonitorsConfig(c: AgentClient, data: Uint8Array): Promise<void> {
-    const cfg = decodeAgentMonitorsConfig(data);
+  private async onMonitorsConfig(c: AgentClient, cfg: AgentMonitorsConfig): Promise<void> {
     const mon = cfg.monitors.find((m) => m.width > 0 && m.height > 0);
     const reply = (ok: boolean): void =>
       c.stream.sendMessage(AgentMsg.REPLY, encodeAgentReply(AgentMsg.MONITORS_CONFIG, ok ? AgentReplyError.SUCCESS : AgentReplyError.ERROR));
