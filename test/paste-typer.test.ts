@@ -24,6 +24,15 @@ describe('PasteTyper: a paste typed on a US keyboard', () => {
     expect(skipped).toBe(1); // é has no US key
   });
 
+  it("with the guest's Caps Lock on, letters take the opposite Shift; other keys do not", () => {
+    expect(keyStrokesFor('aA1!', true).strokes).toEqual([
+      [0x2a, 0x1e, 0x9e, 0xaa],
+      [0x1e, 0x9e],
+      [0x02, 0x82],
+      [0x2a, 0x02, 0x82, 0xaa],
+    ]);
+  });
+
   it('types one key per interval; a new paste replaces the rest of the old one', () => {
     vi.useFakeTimers();
     const sent: number[][] = [];

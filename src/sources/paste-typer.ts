@@ -16,8 +16,12 @@ export interface PasteTyperOptions {
   maxChars?: number;
 }
 
-/** The key strokes that type `text`: each a list of set-1 bytes (make and break, Shift around it). */
-export function keyStrokesFor(text: string): { strokes: number[][]; skipped: number } {
+/**
+ * The key strokes that type `text`: each a list of set-1 bytes (make and
+ * break, Shift around it). With the guest's Caps Lock on, letters take the
+ * opposite Shift so they still come out as written.
+ */
+export function keyStrokesFor(text: string, capsLock = false): { strokes: number[][]; skipped: number } {
   const strokes: number[][] = [];
   let skipped = 0;
   // CRLF and lone CR are line ends too (a Windows client's clipboard).
@@ -28,7 +32,8 @@ export function keyStrokesFor(text: string): { strokes: number[][]; skipped: num
       continue;
     }
     const press = [k.scancode, k.scancode | 0x80];
-    strokes.push(k.shift ? [LEFT_SHIFT, ...press, LEFT_SHIFT | 0x80] : press);
+    const shift = capsLock && /^[a-z]$/i.test(ch) ? !k.shift : k.shift;
+    strokes.push(shift ? [LEFT_SHIFT, ...press, LEFT_SHIFT | 0x80] : press);
   }
   return { strokes, skipped };
 }
@@ -45,6 +50,8 @@ export class PasteTyper {
     /** Sends one key stroke's scancode bytes to the guest. */
     private readonly send: (scancodes: number[]) => void,
     opts: PasteTyperOptions = {},
+    /** Whether the guest's Caps Lock is on now. */
+    private readonly capsLock: () => boolean = () => false,
   ) {
     this.intervalMs = opts.intervalMs ?? 20;
     this.maxChars = opts.maxChars ?? 16384;
@@ -57,7 +64,7 @@ export class PasteTyper {
 
   /** Types `text`, replacing a paste still in progress. */
   paste(text: string): void {
-    const { strokes, skipped } = keyStrokesFor(text.slice(0, this.maxChars));
+    const { strokes, skipped } = keyStrokesFor(text.slice(0, this.maxChars), this.capsLock());
     if (skipped) log.info(`paste: ${skipped} character(s) have no key on a US keyboard and are left out`);
     if (text.length > this.maxChars) log.warn(`paste: ${text.length} characters, typing the first ${this.maxChars}`);
     this.cancel();

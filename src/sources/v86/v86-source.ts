@@ -38,7 +38,11 @@ const LOCK_KEYS: ReadonlyArray<[number, number]> = [
 export class V86Source implements InputSink, KeyModifierSource, AgentSink {
   private readonly buttons = { left: false, middle: false, right: false };
   /** Types pasted text into the guest. */
-  readonly typer = new PasteTyper((scancodes) => this.remote.keyboard(scancodes));
+  readonly typer = new PasteTyper(
+    (scancodes) => this.remote.keyboard(scancodes),
+    {},
+    () => (this.leds & KeyModifier.CAPS_LOCK) !== 0,
+  );
   /** The guest's LEDs as last reported. */
   private leds = 0;
   /** Last lines the guest wrote to its serial port (bounded). */
