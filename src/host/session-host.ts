@@ -59,7 +59,7 @@ export interface SessionHostOptions {
   sessionSecret?: string;
   /** Default: the test pattern at 1024x768. A {@link SpiceSource} object plugs in your own emulator or canvas. */
   source?: SourceSpec | SpiceSource;
-  /** Clients watch only: their keys and mouse are dropped (default false). */
+  /** Clients watch only: their keys and mouse are dropped, and there is no agent (no clipboard, resizes or files) (default false). */
   viewOnly?: boolean;
   /** Image codec policy (default auto). */
   imageCompression?: ImageCompression;
@@ -154,7 +154,8 @@ export class SessionHost {
       password: opts.password ?? null,
       worker,
       inputSink: inputs,
-      agentSink: agentEvents,
+      // View-only clients get no agent: no clipboard, sizes or files into the page.
+      ...(opts.viewOnly ? {} : { agentSink: agentEvents }),
       // The test pattern takes positions; a VM only once its guest turns the absolute pointer on.
       absoluteMouse: custom ? custom.absolutePointer !== false : spec.kind === 'test-pattern',
     });
