@@ -38,7 +38,15 @@ export type SpiceGtkCommand =
   | { cmd: 'motion'; dx: number; dy: number }
   | { cmd: 'position'; x: number; y: number; display?: number }
   | { cmd: 'button'; button: number; down: boolean }
-  | { cmd: 'screenshot'; path: string };
+  | { cmd: 'screenshot'; path: string }
+  | { cmd: 'wait-agent'; timeoutMs?: number }
+  | { cmd: 'clipboard-grab'; text: string }
+  | { cmd: 'clipboard-requests' }
+  | { cmd: 'clipboard-wait-grab'; timeoutMs?: number }
+  | { cmd: 'clipboard-request' }
+  | { cmd: 'monitor-config'; width: number; height: number }
+  | { cmd: 'wait-primary'; width: number; height: number; timeoutMs?: number }
+  | { cmd: 'file-copy'; path: string };
 
 export interface SpiceGtkReply {
   ok: boolean;
@@ -99,6 +107,22 @@ export interface SpiceGtkClient {
   button(button: number, down: boolean): Promise<number>;
   /** The display channel's primary surface now, as spice-gtk holds it. */
   screenshot(): Promise<RgbImage>;
+  /** Waits until the main channel has the agent and its capabilities; returns agent-caps-0. */
+  waitAgent(): Promise<number>;
+  /** Grabs the client clipboard with UTF-8 `text` (what the agent gets when it asks). */
+  clipboardGrab(text: string): Promise<void>;
+  /** How many agent requests for our clipboard were answered. */
+  clipboardRequests(): Promise<number>;
+  /** Waits for the agent's next clipboard grab; returns the types it offers. */
+  clipboardWaitGrab(): Promise<number[]>;
+  /** Asks the agent for its UTF-8 clipboard (what a paste in the client gets). */
+  clipboardRequest(): Promise<{ type: number; text: string }>;
+  /** spice_main_channel_update_display for display 0 + send_monitor_config; returns whether spice-gtk sent it. */
+  monitorConfig(width: number, height: number): Promise<boolean>;
+  /** Waits until the primary surface is width×height (and marked drawn). */
+  waitPrimary(width: number, height: number, timeoutMs?: number): Promise<void>;
+  /** spice_main_channel_file_copy_async of one file; resolves when spice-gtk reports it done (rejects on its error). */
+  fileCopy(path: string, timeoutMs?: number): Promise<void>;
   /** Quits the script (SIGKILL if it does not exit in time). Idempotent. */
   close(): Promise<void>;
   /** Resolves with the exit code once the script has exited. */
@@ -295,6 +319,31 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     },
     async position(x, y, display = 0) {
       await call({ cmd: 'position', x, y, display });
+    },
+    async waitAgent() {
+      return (await call({ cmd: 'wait-agent', timeoutMs: 10_000 }, 15_000)).caps0 as number;
+    },
+    async clipboardGrab(text) {
+      await call({ cmd: 'clipboard-grab', text });
+    },
+    async clipboardRequests() {
+      return (await call({ cmd: 'clipboard-requests' })).count as number;
+    },
+    async clipboardWaitGrab() {
+      return (await call({ cmd: 'clipboard-wait-grab', timeoutMs: 10_000 }, 15_000)).types as number[];
+    },
+    async clipboardRequest() {
+      const r = await call({ cmd: 'clipboard-request' });
+      return { type: r.type as number, text: r.text as string };
+    },
+    async monitorConfig(width, height) {
+      return (await call({ cmd: 'monitor-config', width, height })).sent as boolean;
+    },
+    async waitPrimary(width, height, timeoutMs = 15_000) {
+      await call({ cmd: 'wait-primary', width, height, timeoutMs }, timeoutMs + 5000);
+    },
+    async fileCopy(path, timeoutMs = 30_000) {
+      await call({ cmd: 'file-copy', path }, timeoutMs);
     },
     async button(button, down) {
       return (await call({ cmd: 'button', button, down })).buttons as number;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Linux guest into .cache/guests/linux/: bzImage (a Debian i386
-# "686" kernel), initrd.img (busybox-static plus the bochs DRM modules, gzip'd
-# newc cpio) and manifest.json (versions, sizes, kernel command line).
+# "686" kernel), initrd.img (busybox-static plus the bochs DRM and virtio 9p
+# modules, gzip'd newc cpio) and manifest.json (versions, sizes, kernel command line).
 #
 # Everything comes from Debian packages fetched with `apt-get download` (the
 # i386 architecture is added to dpkg if needed). The /init, inittab and shell
@@ -171,6 +171,12 @@ want_module psmouse CONFIG_MOUSE_PS2 optional       # PS/2 mouse, including its 
 want_module atkbd CONFIG_KEYBOARD_ATKBD optional    # PS/2 keyboard
 want_module evdev CONFIG_INPUT_EVDEV optional       # /dev/input/event*
 want_module mousedev CONFIG_INPUT_MOUSEDEV optional # /dev/input/mice
+# v86's 9p filesystem (a virtio PCI device, mount tag host9p): files clients
+# drop onto their window appear in /mnt/host. virtio_pci first: nothing
+# depends on it, but it must probe the device before 9pnet_virtio looks.
+want_module virtio_pci CONFIG_VIRTIO_PCI optional
+want_module 9pnet_virtio CONFIG_NET_9P_VIRTIO optional
+want_module 9p CONFIG_9P_FS optional
 log "  load order: $(for p in "${ORDER[@]}"; do basename "$p"; done | tr '\n' ' ')"
 
 # --- initramfs ----------------------------------------------------------------
@@ -182,6 +188,7 @@ install -m 0755 "$HELPERS/init" "$IR/init"
 install -m 0755 "$HELPERS/rc.ready" "$IR/etc/rc.ready"
 install -m 0644 "$HELPERS/inittab" "$IR/etc/inittab"
 install -m 0644 "$HELPERS/profile" "$IR/etc/profile"
+install -m 0755 "$HELPERS/spice-clip" "$IR/bin/spice-clip"
 : >"$IR/etc/modules"
 MODULE_NAMES=()
 for path in "${ORDER[@]}"; do
@@ -230,7 +237,9 @@ cat >"$OUT/manifest.json.tmp" <<EOF
     "KEYBOARD_ATKBD": "$(config_value CONFIG_KEYBOARD_ATKBD)",
     "MOUSE_PS2": "$(config_value CONFIG_MOUSE_PS2)",
     "MOUSE_PS2_VMMOUSE": "$(config_value CONFIG_MOUSE_PS2_VMMOUSE)",
-    "SERIAL_8250_CONSOLE": "$(config_value CONFIG_SERIAL_8250_CONSOLE)"
+    "SERIAL_8250_CONSOLE": "$(config_value CONFIG_SERIAL_8250_CONSOLE)",
+    "NET_9P_VIRTIO": "$(config_value CONFIG_NET_9P_VIRTIO)",
+    "9P_FS": "$(config_value CONFIG_9P_FS)"
   }
 }
 EOF

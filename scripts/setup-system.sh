@@ -7,7 +7,7 @@
 # balances two relays in the many-relays test (deploy/haproxy.cfg).
 set -uo pipefail
 
-PACKAGES=(chromium spice-client-gtk virt-viewer xvfb xauth fonts-dejavu-core nasm seabios python3-gi gir1.2-spiceclientglib-2.0 cpio xdotool openssl iproute2 haproxy)
+PACKAGES=(chromium spice-client-gtk virt-viewer xvfb xauth fonts-dejavu-core nasm seabios python3-gi gir1.2-spiceclientglib-2.0 cpio xdotool xclip openssl iproute2 haproxy)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -10,8 +10,19 @@
  */
 export { SessionHost as SpiceWebServer, assertCrossOriginIsolated } from './host/session-host.ts';
 export type { SessionHostOptions as SpiceWebServerOptions, SessionHostStats as SpiceWebServerStats, SourceSpec } from './host/session-host.ts';
-export type { SpiceSource, SpiceDisplay, Rect, CursorShape, InputSink } from './api/spice-source.ts';
-export { CanvasSource, type CanvasSourceOptions } from './sources/canvas-source.ts';
+export type {
+  SpiceSource,
+  SpiceDisplay,
+  Rect,
+  CursorShape,
+  InputSink,
+  AgentSink,
+  SpiceAgent,
+  ResizeRequest,
+  ReceivedFile,
+  FileProgress,
+} from './api/spice-source.ts';
+export { CanvasSource, type CanvasSourceOptions, type CanvasClipboardDetail, type CanvasResizeDetail } from './sources/canvas-source.ts';
 export type { V86StartOptions, GuestImage } from './sources/v86/v86-api.ts';
 export {
   SpiceServerElement,
@@ -20,6 +31,9 @@ export {
   type SpiceClientDetail,
   type SpiceErrorDetail,
   type SpiceStatsDetail,
+  type SpiceClipboardDetail,
+  type SpiceFileDetail,
+  type SpiceResizeDetail,
   type SpiceServerEventMap,
 } from './element/spice-server-element.ts';
 export type { ImageCompression, JpegMode } from './worker/image-encoder.ts';

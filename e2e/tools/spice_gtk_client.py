@@ -30,6 +30,14 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"position","x":X,"y":Y[,"display":0]} -> {"ok":true}           absolute (client mouse mode)
     {"cmd":"button","button":B,"down":true}     -> {"ok":true,"buttons":MASK}
     {"cmd":"screenshot","path":"/tmp/x.ppm"}    -> {"ok":true,"width":W,"height":H,"path":P}
+    {"cmd":"wait-agent"}                        -> {"ok":true,"caps0":C}   once the agent's capabilities arrived
+    {"cmd":"clipboard-grab","text":T}           -> {"ok":true}            grab (UTF-8); later requests get T
+    {"cmd":"clipboard-requests"}                -> {"ok":true,"count":N}  requests for our grab answered so far
+    {"cmd":"clipboard-wait-grab"}               -> {"ok":true,"types":[…]} the agent's next (or pending) grab
+    {"cmd":"clipboard-request"}                 -> {"ok":true,"type":T,"text":S} the agent's UTF-8 clipboard
+    {"cmd":"monitor-config","width":W,"height":H} -> {"ok":true,"sent":B} update_display + send_monitor_config
+    {"cmd":"wait-primary","width":W,"height":H} -> {"ok":true,...}        once the primary surface has that size
+    {"cmd":"file-copy","path":P}                -> {"ok":true}            once file_copy_async finished
     {"cmd":"quit"}                              -> {"ok":true}, then exit 0 (so does EOF on stdin)
 
 Scancodes are PC AT set-1 make codes. K may be a number or a string such as
@@ -65,7 +73,7 @@ import sys
 import gi
 
 gi.require_version('SpiceClientGLib', '2.0')
-from gi.repository import GLib, GObject, SpiceClientGLib as Spice  # noqa: E402
+from gi.repository import Gio, GLib, GObject, SpiceClientGLib as Spice  # noqa: E402
 
 PROG = 'spice_gtk_client'
 
@@ -140,6 +148,12 @@ class Client:
         self.stdin_buf = b''
         self.stdin_watch = None
         self.mode_waiters = []
+        # Conditions a command waits on: (check() -> reply or None, done, timer id).
+        self.waiters = []
+        self.clip_text = None
+        self.clip_requests = 0
+        self.agent_grab = None  # types of the agent's last grab not yet consumed
+        self.clip_waiting = []  # done() of clipboard-request commands, in order
 
         self.session = Spice.Session()
         self.session.set_property('host', args.host)
@@ -199,6 +213,10 @@ class Client:
         if isinstance(channel, Spice.MainChannel):
             self.main = channel
             GObject.Object.connect(channel, 'notify::mouse-mode', self.on_mouse_mode)
+            GObject.Object.connect(channel, 'main-agent-update', lambda *_: self.check_waiters())
+            GObject.Object.connect(channel, 'main-clipboard-selection-grab', self.on_agent_grab)
+            GObject.Object.connect(channel, 'main-clipboard-selection', self.on_agent_clipboard)
+            GObject.Object.connect(channel, 'main-clipboard-selection-request', self.on_agent_request)
         elif isinstance(channel, Spice.InputsChannel):
             self.inputs = channel
         elif isinstance(channel, Spice.CursorChannel):
@@ -261,6 +279,7 @@ class Client:
     def on_primary_create(self, _channel, fmt, width, height, stride, _shmid, data):
         self.primary = (fmt, width, height, stride, data)
         self.check_ready()
+        self.check_waiters()
 
     def on_primary_destroy(self, _channel):
         self.primary = None
@@ -268,6 +287,55 @@ class Client:
 
     def on_mark(self, _channel, mark):
         self.marked = bool(mark)
+        self.check_waiters()
+
+    # ---- agent: waiting on conditions, clipboard ----------------------------
+
+    def wait_for(self, check, done, ms, what):
+        """Answers with check()'s reply as soon as it is not None; an error after ms."""
+        reply = check()
+        if reply is not None:
+            done(reply)
+            return
+
+        def expire():
+            self.waiters = [w for w in self.waiters if w[2] != timer]
+            done(error=f'timed out after {ms} ms waiting for {what}')
+            return False
+
+        timer = GLib.timeout_add(ms, expire)
+        self.waiters.append((check, done, timer))
+
+    def check_waiters(self):
+        waiters, self.waiters = self.waiters, []
+        for check, done, timer in waiters:
+            reply = check()
+            if reply is None:
+                self.waiters.append((check, done, timer))
+            else:
+                GLib.source_remove(timer)
+                done(reply)
+
+    def on_agent_grab(self, _channel, selection, types, ntypes):
+        if selection == 0:
+            # PyGObject hands the guint32 array over as a list already.
+            self.agent_grab = list(types)[:ntypes]
+            self.check_waiters()
+        return True
+
+    def on_agent_clipboard(self, _channel, selection, ctype, data, size):
+        if selection != 0 or not self.clip_waiting:
+            return
+        raw = ctypes.string_at(data, size) if size else b''
+        self.clip_waiting.pop(0)({'type': ctype, 'text': raw.decode('utf-8', 'replace')})
+
+    def on_agent_request(self, channel, selection, ctype):
+        if selection != 0 or self.clip_text is None or ctype != 1:
+            return False
+        self.clip_requests += 1
+        channel.clipboard_selection_notify(0, 1, list(self.clip_text.encode('utf-8')))
+        self.check_waiters()
+        return True
 
     def on_mouse_mode(self, _channel, _pspec):
         mode = self.main.get_property('mouse-mode')
@@ -519,6 +587,70 @@ class Client:
             f.write(rgb)
         os.replace(tmp, path)
         done({'width': width, 'height': height, 'path': path})
+
+    def cmd_wait_agent(self, cmd, done):
+        def check():
+            caps = self.main.get_property('agent-caps-0')
+            return {'caps0': caps} if self.main.get_property('agent-connected') and caps else None
+        self.wait_for(check, done, int(cmd.get('timeoutMs', 10000)), 'the agent and its capabilities')
+
+    def cmd_clipboard_grab(self, cmd, done):
+        text = cmd.get('text')
+        if not isinstance(text, str):
+            raise CommandError('text: expected a string')
+        self.clip_text = text
+        self.main.clipboard_selection_grab(0, [1])
+        self.flushed(self.main, done)
+
+    def cmd_clipboard_requests(self, _cmd, done):
+        done({'count': self.clip_requests})
+
+    def cmd_clipboard_wait_grab(self, cmd, done):
+        def check():
+            if self.agent_grab is None:
+                return None
+            types, self.agent_grab = self.agent_grab, None
+            return {'types': types}
+        self.wait_for(check, done, int(cmd.get('timeoutMs', 10000)), "the agent's clipboard grab")
+
+    def cmd_clipboard_request(self, _cmd, done):
+        self.clip_waiting.append(done)
+        self.main.clipboard_selection_request(0, 1)
+
+    def cmd_monitor_config(self, cmd, done):
+        width = to_int(cmd.get('width'), 'width')
+        height = to_int(cmd.get('height'), 'height')
+        self.main.update_display_enabled(0, True, False)
+        self.main.update_display(0, 0, 0, width, height, False)
+        sent = self.main.send_monitor_config()
+        self.flushed(self.main, done, {'sent': bool(sent)})
+
+    def cmd_wait_primary(self, cmd, done):
+        width = to_int(cmd.get('width'), 'width')
+        height = to_int(cmd.get('height'), 'height')
+
+        def check():
+            if self.primary is None or not self.marked:
+                return None
+            fmt, w, h, _stride, _data = self.current_primary()
+            return {'width': w, 'height': h, 'format': fmt} if (w, h) == (width, height) else None
+        self.wait_for(check, done, int(cmd.get('timeoutMs', 10000)), f'a {width}x{height} primary surface')
+
+    def cmd_file_copy(self, cmd, done):
+        path = cmd.get('path')
+        if not isinstance(path, str) or not path:
+            raise CommandError('path: expected a file name')
+
+        def on_done(channel, result, *_):
+            try:
+                channel.file_copy_finish(result)
+            except GLib.Error as e:
+                done(error=f'file copy failed: {e.message}')
+                return
+            done()
+
+        # No progress callback: spice-gtk 0.42 never calls it through PyGObject.
+        self.main.file_copy_async([Gio.File.new_for_path(path)], Gio.FileCopyFlags.NONE, None, None, None, on_done, None)
 
     def current_primary(self):
         """The primary surface as spice-gtk holds it now (get_primary), else what primary-create gave."""

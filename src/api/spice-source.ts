@@ -15,10 +15,12 @@
  * ```
  */
 import type { CursorShape, QxlProducer } from '../qxl/qxl-producer.ts';
+import type { AgentSink, SpiceAgent } from '../server/agent-sink.ts';
 import type { InputSink } from '../server/input-sink.ts';
 
 export type { CursorShape } from '../qxl/qxl-producer.ts';
 export type { InputSink } from '../server/input-sink.ts';
+export type { AgentSink, SpiceAgent, ResizeRequest, ReceivedFile, FileProgress } from '../server/agent-sink.ts';
 
 /** A rectangle in surface pixels. */
 export interface Rect {
@@ -73,4 +75,12 @@ export interface SpiceSource {
   readonly input?: InputSink;
   /** Whether the source takes absolute positions (client mouse mode) from the start. Default true. */
   readonly absolutePointer?: boolean;
+  /**
+   * What clients' agents ask of the source (the page is their guest agent):
+   * clipboard text and images, a new display size, files. Absent: the
+   * clipboard stays between clients, resizes and files are refused.
+   */
+  readonly agent?: AgentSink;
+  /** Called once, after {@link SpiceSource.attach}, with the agent through which the source offers its clipboard. */
+  attachAgent?(agent: SpiceAgent): void;
 }

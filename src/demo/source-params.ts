@@ -98,7 +98,11 @@ export async function resolveSource(params: URLSearchParams): Promise<ResolvedSo
   await mustExist(bios, biosFix);
   await mustExist(vgaBios, biosFix);
   return {
-    spec: { kind: 'v86', vm: { bios: { url: bios }, vgaBios: { url: vgaBios }, ...images, cmdline, memoryMB } },
+    // Kernel guests (the Linux guest) mount the 9p share where dropped files land and have spice-clip on COM2.
+    spec: {
+      kind: 'v86',
+      vm: { bios: { url: bios }, vgaBios: { url: vgaBios }, ...images, cmdline, memoryMB, ...(images.bzimage ? { sharedFolder: true, guestClipboard: true } : {}) },
+    },
     key,
     title,
   };

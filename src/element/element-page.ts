@@ -11,6 +11,8 @@ declare global {
     spiceEvents?: Array<{ id: string; type: string; detail: unknown }>;
     /** Clicks the canvas received, with their canvas coordinates. */
     artClicks?: Array<{ x: number; y: number }>;
+    /** Texts the canvas's `clipboard` event carried. */
+    canvasClipboard?: string[];
   }
 }
 
@@ -47,12 +49,27 @@ canvas.addEventListener('click', (e) => {
   ctx.fillRect(x - 4, y - 4, 8, 8);
 });
 draw();
+// A client resized the canvas (follow-client-size): draw at the new size.
+canvas.addEventListener('spice-resize', () => draw());
+/** What the canvas's own `clipboard` event carried (CanvasSource), for tests. */
+const canvasClipboard: string[] = [];
+window.canvasClipboard = canvasClipboard;
+canvas.addEventListener('clipboard', (e) => {
+  const { text } = (e as CustomEvent<{ text: string }>).detail;
+  canvasClipboard.push(text);
+  document.getElementById('clip')!.textContent = text;
+});
 
 for (const el of document.querySelectorAll('spice-server')) {
   if (relay) el.setAttribute('relay', relay);
-  for (const type of ['ready', 'client-connected', 'client-disconnected', 'error']) {
+  for (const type of ['ready', 'client-connected', 'client-disconnected', 'error', 'clipboard', 'resize-request']) {
     el.addEventListener(type, (e) => events.push({ id: el.id, type, detail: (e as CustomEvent).detail }));
   }
+  // Files: their names and sizes (the bytes stay with the element's session).
+  el.addEventListener('file-received', (e) => {
+    const { name, data, sessionId } = (e as CustomEvent<{ name: string; data: Uint8Array; sessionId: number }>).detail;
+    events.push({ id: el.id, type: 'file-received', detail: { name, size: data.byteLength, sessionId } });
+  });
   // `stats` fires every second: keep only the latest per element.
   el.addEventListener('stats', (e) => {
     const i = events.findIndex((x) => x.id === el.id && x.type === 'stats');

@@ -8,6 +8,11 @@
  * <spice-server relay="ws://127.0.0.1:8765" session="demo" source="#game" autostart preview></spice-server>
  * ```
  *
+ * It is also its clients' guest agent: text a client copies fires
+ * `clipboard`, {@link SpiceServerElement.offerClipboard} puts text on every
+ * client's clipboard, files clients send fire `file-received`, and with
+ * `follow-client-size` a canvas source takes a client's window size.
+ *
  * The page must be cross-origin isolated (headers
  * `Cross-Origin-Opener-Policy: same-origin` and
  * `Cross-Origin-Embedder-Policy: require-corp`); otherwise the element shows
@@ -61,9 +66,34 @@ export interface SpiceStatsDetail {
   height: number;
 }
 
+/** Detail of `clipboard`: text a client copied (the last client to copy owns the clipboard). */
+export interface SpiceClipboardDetail {
+  text: string;
+  sessionId: number;
+}
+
+/** Detail of `file-received`: a file a client sent (dropped onto its window), whole. */
+export interface SpiceFileDetail {
+  /** Sanitised: no directories, no control characters. */
+  name: string;
+  data: Uint8Array;
+  sessionId: number;
+}
+
+/** Detail of `resize-request`: a client's window size, and whether the source followed it. */
+export interface SpiceResizeDetail {
+  width: number;
+  height: number;
+  sessionId: number;
+  accepted: boolean;
+}
+
 /** The element's events and their details. */
 export interface SpiceServerEventMap {
   ready: CustomEvent<SpiceReadyDetail>;
+  clipboard: CustomEvent<SpiceClipboardDetail>;
+  'file-received': CustomEvent<SpiceFileDetail>;
+  'resize-request': CustomEvent<SpiceResizeDetail>;
   'client-connected': CustomEvent<SpiceClientDetail>;
   'client-disconnected': CustomEvent<SpiceClientDetail>;
   error: CustomEvent<SpiceErrorDetail>;
@@ -90,6 +120,8 @@ export class SpiceServerElement extends HTMLElement {
   private readonly previewEl: HTMLCanvasElement;
   /** The latest statistics (null before the first tick). */
   stats: SpiceStatsDetail | null = null;
+  /** The text a client copied last (null: none yet). */
+  clipboard: string | null = null;
   private key: string | null = null;
 
   /**
@@ -181,6 +213,7 @@ export class SpiceServerElement extends HTMLElement {
         viewOnly: this.hasAttribute('view-only'),
       });
       this.host = host;
+      this.forwardAgentEvents(host);
       host.onClientConnected((sessionId) => this.clientEvent('client-connected', sessionId));
       host.onClientDisconnected((sessionId) => this.clientEvent('client-disconnected', sessionId));
       this.statsTimer = setInterval(() => void this.tick(), 1000);
@@ -203,6 +236,32 @@ export class SpiceServerElement extends HTMLElement {
       this.dispatchEvent(new CustomEvent<SpiceErrorDetail>('error', { detail: { message } }));
       throw e;
     }
+  }
+
+  /**
+   * Puts `text` on every connected (and later) client's clipboard. Returns
+   * false when the element is not serving.
+   */
+  offerClipboard(text: string): boolean {
+    if (!this.host) return false;
+    this.host.offerClipboard(text);
+    return true;
+  }
+
+  /** Turns the session's agent requests into the element's events. */
+  private forwardAgentEvents(host: SessionHost): void {
+    host.agentEvents.onEvent((e) => {
+      if (e.kind === 'clipboardText') {
+        this.clipboard = e.text;
+        this.dispatchEvent(new CustomEvent<SpiceClipboardDetail>('clipboard', { detail: { text: e.text, sessionId: e.sessionId } }));
+      } else if (e.kind === 'file') {
+        const file = host.agentEvents.files.at(-1);
+        if (file) this.dispatchEvent(new CustomEvent<SpiceFileDetail>('file-received', { detail: { ...file } }));
+      } else if (e.kind === 'resize') {
+        const { width, height, sessionId, accepted } = e;
+        this.dispatchEvent(new CustomEvent<SpiceResizeDetail>('resize-request', { detail: { width, height, sessionId, accepted } }));
+      }
+    });
   }
 
   /** Stops serving: clients are disconnected, the worker and the VM end. */
@@ -246,7 +305,7 @@ export class SpiceServerElement extends HTMLElement {
           (el ? ` (it selects a <${el.localName}>)` : ' (it selects nothing)'),
       );
     }
-    return new CanvasSource(el);
+    return new CanvasSource(el, { followClientSize: this.hasAttribute('follow-client-size') });
   }
 
   private clientEvent(type: 'client-connected' | 'client-disconnected', sessionId: number): void {

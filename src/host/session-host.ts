@@ -7,9 +7,10 @@
 import { QxlDevice } from '../qxl/qxl-device.ts';
 import { QxlProducer } from '../qxl/qxl-producer.ts';
 import { WorkerDispatcher, type RedWorkerStats } from '../server/dispatcher.ts';
+import { RecordingAgentSink } from '../server/agent-sink.ts';
 import { RecordingInputSink } from '../server/input-sink.ts';
 import { SpiceServer, type SpiceServerStats } from '../server/spice-server.ts';
-import { TestPatternInput, TestPatternSource } from '../sources/test-pattern.ts';
+import { TestPatternAgent, TestPatternInput, TestPatternSource } from '../sources/test-pattern.ts';
 import { WorkloadSource, type Workload } from '../sources/workload.ts';
 import type { V86StartOptions, V86WorkerStats } from '../sources/v86/v86-api.ts';
 import { V86Source } from '../sources/v86/v86-source.ts';
@@ -58,7 +59,7 @@ export interface SessionHostOptions {
   sessionSecret?: string;
   /** Default: the test pattern at 1024x768. A {@link SpiceSource} object plugs in your own emulator or canvas. */
   source?: SourceSpec | SpiceSource;
-  /** Clients watch only: their keys and mouse are dropped (default false). */
+  /** Clients watch only: their keys and mouse are dropped, and there is no agent (no clipboard, resizes or files) (default false). */
   viewOnly?: boolean;
   /** Image codec policy (default auto). */
   imageCompression?: ImageCompression;
@@ -117,7 +118,17 @@ export class SessionHost {
     readonly server: SpiceServer,
     /** Every input event, recorded, then passed to the source. */
     readonly inputs: RecordingInputSink,
+    /** Every agent request (clipboard, resize, files), recorded, then passed to the source. */
+    readonly agentEvents: RecordingAgentSink,
   ) {}
+
+  /** Set when serving the test pattern: what it does with agent requests. */
+  patternAgent: TestPatternAgent | null = null;
+
+  /** Offers `text` on the page's clipboard: every client can paste it. */
+  offerClipboard(text: string): void {
+    this.server.agent?.offerText(text);
+  }
 
   relay!: RelayHost;
   private stopLogForwarding: (() => void) | null = null;
@@ -138,10 +149,13 @@ export class SessionHost {
       new Worker(new URL('../worker/red-worker.ts', import.meta.url), { type: 'module', name: 'red-worker' }),
     );
     const inputs = new RecordingInputSink();
+    const agentEvents = new RecordingAgentSink();
     const server = await SpiceServer.create({
       password: opts.password ?? null,
       worker,
       inputSink: inputs,
+      // View-only clients get no agent: no clipboard, sizes or files into the page.
+      ...(opts.viewOnly ? {} : { agentSink: agentEvents }),
       // The test pattern takes positions; a VM only once its guest turns the absolute pointer on.
       absoluteMouse: custom ? custom.absolutePointer !== false : spec.kind === 'test-pattern',
     });
@@ -151,11 +165,13 @@ export class SessionHost {
     if (opts.imageCompression) await worker.setImageCompression(opts.imageCompression);
     if (opts.streaming) await worker.setStreaming(opts.streaming);
     if (opts.jpeg) await worker.setJpeg(opts.jpeg);
-    const host = new SessionHost(device, worker, server, inputs);
+    const host = new SessionHost(device, worker, server, inputs, agentEvents);
     if (custom) {
       await custom.attach(new SessionDisplay(new QxlProducer(device), (w, h) => worker.createPrimary(w, h)));
       host.custom = custom;
       inputs.next = custom.input ?? null;
+      agentEvents.next = custom.agent ?? null;
+      if (server.agent) custom.attachAgent?.(server.agent);
     } else if (spec.kind === 'test-pattern') {
       const pattern = new TestPatternSource(new QxlProducer(device), {
         width: spec.width ?? 1024,
@@ -166,6 +182,8 @@ export class SessionHost {
       pattern.start();
       host.pattern = pattern;
       inputs.next = new TestPatternInput(pattern);
+      host.patternAgent = new TestPatternAgent(pattern, (w, h) => worker.createPrimary(w, h));
+      agentEvents.next = host.patternAgent;
     } else if (spec.kind === 'workload') {
       const w = new WorkloadSource(new QxlProducer(device), spec.workload, spec);
       await worker.createPrimary(w.width, w.height);
@@ -178,12 +196,17 @@ export class SessionHost {
           createPrimary: (w, h) => worker.createPrimary(w, h),
           absoluteMouse: (on) => server.setAbsoluteMouse(on),
           keyboardLeds: (leds) => server.broadcastKeyModifiers(leds),
+          guestClipboard: (text) => server.agent?.offerText(text),
         },
       );
       inputs.next = host.vm;
+      agentEvents.next = host.vm;
     }
     // View-only: every event is still recorded (and visible in stats), none reaches the source.
-    if (opts.viewOnly) inputs.next = null;
+    if (opts.viewOnly) {
+      inputs.next = null;
+      agentEvents.next = null;
+    }
     const relay = await RelayHost.connect({
       relayUrl: opts.relayUrl,
       session: opts.session ?? 'default',

@@ -78,3 +78,26 @@ export function encodeMouseModeRequest(mode: number): Uint8Array {
 export function decodeAgentStart(body: Uint8Array): { numTokens: number } {
   return { numTokens: new WireReader(body, 'AGENT_START').u32('num_tokens') };
 }
+
+/** Client side of AGENT_START. */
+export function encodeAgentStart(numTokens: number): Uint8Array {
+  return new WireWriter(4).u32(numTokens).finish();
+}
+
+/** AGENT_TOKEN, either direction: u32 num_tokens (tokens handed back to the other side). */
+export function encodeAgentToken(numTokens: number): Uint8Array {
+  return new WireWriter(4).u32(numTokens).finish();
+}
+
+export function decodeAgentToken(body: Uint8Array): { numTokens: number } {
+  return { numTokens: new WireReader(body, 'AGENT_TOKEN').u32('num_tokens') };
+}
+
+/** AGENT_DISCONNECTED: u32 error_code (a SPICE link error). */
+export function encodeAgentDisconnected(errorCode: number): Uint8Array {
+  return new WireWriter(4).u32(errorCode).finish();
+}
+
+export function decodeAgentDisconnected(body: Uint8Array): { errorCode: number } {
+  return { errorCode: new WireReader(body, 'AGENT_DISCONNECTED').u32('error_code') };
+}

@@ -3,6 +3,7 @@ import { MouseMode, MsgMain, MsgcMain, NotifySeverity, NotifyVisibility, MsgComm
 import { encodeNotify } from '../protocol/common-messages.ts';
 import {
   decodeAgentStart,
+  decodeAgentToken,
   decodeMouseModeRequest,
   encodeChannelsList,
   encodeMainInit,
@@ -11,6 +12,9 @@ import {
   type ChannelId,
 } from '../protocol/main-messages.ts';
 import { ProtocolError } from '../protocol/wire.ts';
+import type { Logger } from '../util/logger.ts';
+import type { AgentStream } from './agent-stream.ts';
+import { CLIENT_AGENT_TOKENS } from './agent-stream.ts';
 import type { ByteStream } from './byte-stream.ts';
 import { RedChannelClient, type RedChannelClientOptions } from './red-channel-client.ts';
 
@@ -24,10 +28,12 @@ export interface MainChannelHost {
   multiMediaTime(): number;
   /** Switches to `mode` if valid and supported; else returns why not. */
   requestMouseMode(mode: number): string | null;
+  /**
+   * The page's agent: opens this client's agent stream (null: no agent, and
+   * MAIN_INIT says agent_connected 0).
+   */
+  connectAgent(sessionId: number, send: (type: number, body: Uint8Array) => void, log: Logger): AgentStream | null;
 }
-
-/** spice-server gives clients 10 agent tokens; we have no agent but keep the number sane. */
-const AGENT_TOKENS = 10;
 /**
  * MAIN_INIT's media time lags the clock so video frames stamped "now" are not
  * late at spice-gtk (it drops late MJPEG frames). spice-server uses 400 ms; the
@@ -37,6 +43,8 @@ export const MM_TIME_LAG_MS = 100;
 
 export class MainChannelClient extends RedChannelClient {
   private attached = false;
+  /** This client's agent stream (null without an agent). */
+  readonly agent: AgentStream | null;
 
   constructor(
     stream: ByteStream,
@@ -44,6 +52,8 @@ export class MainChannelClient extends RedChannelClient {
     private readonly host: MainChannelHost,
   ) {
     super(stream, { ...opts, ackWindow: 0, maxMessageSize: 64 * 1024 });
+    // The page is the agent from the start: it is "connected" in MAIN_INIT, so no AGENT_CONNECTED follows.
+    this.agent = host.connectAgent(this.sessionId, (type, body) => this.send(type, body), this.log);
   }
 
   /** True once the client asked for the channel list. */
@@ -60,8 +70,8 @@ export class MainChannelClient extends RedChannelClient {
         displayChannelsHint: 1,
         supportedMouseModes: this.host.supportedMouseModes,
         currentMouseMode: this.host.mouseMode,
-        agentConnected: 0,
-        agentTokens: AGENT_TOKENS,
+        agentConnected: this.agent ? 1 : 0,
+        agentTokens: CLIENT_AGENT_TOKENS,
         multiMediaTime: Math.max(0, this.host.multiMediaTime() - MM_TIME_LAG_MS),
         ramHint: 0,
       }),
@@ -98,15 +108,25 @@ export class MainChannelClient extends RedChannelClient {
         if (refused) this.ignore(`MOUSE_MODE_REQUEST ${kind}`, `mouse mode request ${mode} ignored: ${refused}`);
         break;
       }
-      case MsgcMain.AGENT_START:
-        decodeAgentStart(body); // validated; there is no guest agent to start
+      case MsgcMain.AGENT_START: {
+        const { numTokens } = decodeAgentStart(body);
+        if (this.agent) this.agent.start(numTokens);
+        else this.ignore('AGENT_START', 'AGENT_START ignored: this session has no agent');
         break;
+      }
       case MsgcMain.AGENT_DATA:
-      case MsgcMain.AGENT_TOKEN:
+        if (this.agent) this.agent.receive(body);
+        else this.ignore('AGENT_DATA', `AGENT_DATA (${body.byteLength} bytes) ignored: this session has no agent`);
+        break;
+      case MsgcMain.AGENT_TOKEN: {
+        const { numTokens } = decodeAgentToken(body);
+        this.agent?.addTokens(numTokens);
+        break;
+      }
       case MsgcMain.CLIENT_INFO:
       case MsgcMain.MIGRATE_CONNECTED:
       case MsgcMain.MIGRATE_CONNECT_ERROR:
-        break; // no agent, no migration: nothing to do
+        break; // no migration: nothing to do
       default:
         throw new ProtocolError(`main channel: unknown message type ${type}`);
     }

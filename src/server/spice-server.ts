@@ -12,6 +12,8 @@ import { createLogger } from '../util/logger.ts';
 import { mediaTime } from '../util/media-clock.ts';
 import type { ByteStream } from './byte-stream.ts';
 import type { ChannelConnectRequest, MainDispatcherApi, SurfaceSize } from './dispatcher.ts';
+import type { AgentSink } from './agent-sink.ts';
+import type { AgentStream } from './agent-stream.ts';
 import type { InputSink, KeyModifierSource } from './input-sink.ts';
 import { InputsChannelClient } from './inputs-channel.ts';
 import { MainChannelClient, type MainChannelHost } from './main-channel.ts';
@@ -20,6 +22,8 @@ import { LinkFailure, runLinkStage, type LinkPolicy } from './red-link.ts';
 import type { RedChannelClientOptions } from './red-channel-client.ts';
 import { StreamReader } from './stream-reader.ts';
 import { checkPassword, generateTicketKey, type TicketKey, type TicketVerdict } from './ticket.ts';
+import { VdAgent, type VdAgentLimits } from './vd-agent.ts';
+import type { Logger } from '../util/logger.ts';
 
 const log = createLogger('spice-server');
 
@@ -50,6 +54,12 @@ export interface SpiceServerOptions {
   inputSink: InputSink & Partial<KeyModifierSource>;
   /** Whether the source takes absolute pointer positions (client mouse mode). */
   absoluteMouse?: boolean;
+  /**
+   * Where the page's agent hands clients' clipboard, resize and file requests.
+   * Absent: there is no agent (MAIN_INIT says agent_connected 0).
+   */
+  agentSink?: AgentSink;
+  agentLimits?: VdAgentLimits;
 }
 
 export interface SpiceServerStats {
@@ -76,6 +86,8 @@ export class SpiceServer implements MainDispatcherApi {
   private linkFailures = 0;
   /** The media clock's zero, in wall-clock ms: shared with the RedWorker, which stamps video frames. */
   readonly mediaClockEpoch = Date.now();
+  /** The page as every client's guest agent (null without an agent sink). */
+  readonly agent: VdAgent | null;
   private readonly listeners = { connect: new Set<(id: number) => void>(), disconnect: new Set<(id: number) => void>() };
 
   private constructor(
@@ -86,6 +98,7 @@ export class SpiceServer implements MainDispatcherApi {
     this.ticketChecker = opts.ticketChecker ?? null;
     this.absoluteMouse = opts.absoluteMouse ?? false;
     this.mode = this.absoluteMouse ? MouseMode.CLIENT : MouseMode.SERVER;
+    this.agent = opts.agentSink ? new VdAgent(opts.agentSink, opts.agentLimits) : null;
   }
 
   /** Creates a server with a fresh RSA link key. */
@@ -154,6 +167,10 @@ export class SpiceServer implements MainDispatcherApi {
     log.info(`mouse mode ${mode === MouseMode.CLIENT ? 'client (absolute)' : 'server (relative)'}, as a client asked`);
     for (const c of this.clients.values()) c.mcc.sendMouseMode(this.supportedMouseModes, mode);
     return null;
+  }
+
+  connectAgent(sessionId: number, send: (type: number, body: Uint8Array) => void, clientLog: Logger): AgentStream | null {
+    return this.agent?.connect(sessionId, send, clientLog) ?? null;
   }
 
   onClientConnected(cb: (sessionId: number) => void): void {
@@ -334,6 +351,7 @@ export class SpiceServer implements MainDispatcherApi {
   private async releaseClient(sessionId: number, reason: string, announce?: number): Promise<void> {
     const client = this.clients.get(sessionId);
     if (!client) return;
+    this.agent?.disconnect(sessionId);
     // Scheduled, as spice-server does, even though the main channel runs here too.
     await Promise.resolve();
     await client.destroy(reason, announce);

@@ -6,12 +6,19 @@
  * events on the canvas (pointer, wheel and keyboard), so the page's own
  * handlers see them.
  *
+ * The clipboard: text a client copies arrives as a `clipboard` event on the
+ * canvas ({@link CanvasClipboardDetail}); {@link CanvasSource.offerClipboard}
+ * puts the page's text on every client's clipboard. With `followClientSize`,
+ * a client's window size resizes the canvas (a `spice-resize` event on it
+ * tells the app to redraw at the new size) and the surface follows.
+ *
  * ```ts
  * const canvas = document.querySelector('canvas')!;
  * await SpiceWebServer.start({ relayUrl: 'ws://127.0.0.1:8765', source: new CanvasSource(canvas) });
+ * canvas.addEventListener('clipboard', (e) => console.info((e as CustomEvent<CanvasClipboardDetail>).detail.text));
  * ```
  */
-import type { InputSink, SpiceDisplay, SpiceSource } from '../api/spice-source.ts';
+import type { AgentSink, InputSink, ResizeRequest, SpiceAgent, SpiceDisplay, SpiceSource } from '../api/spice-source.ts';
 import { createLogger } from '../util/logger.ts';
 import { domKeyForScancode } from './scancode-codes.ts';
 
@@ -20,6 +27,26 @@ const log = createLogger('canvas-source');
 export interface CanvasSourceOptions {
   /** Frames per second to sample the canvas; default: every animation frame. */
   fps?: number;
+  /**
+   * Let clients' window sizes resize the canvas (its width and height
+   * attributes; a `spice-resize` event follows). Default false: the canvas
+   * keeps its size and clients are told no.
+   */
+  followClientSize?: boolean;
+}
+
+/** Detail of the canvas's `clipboard` event: text a client copied. */
+export interface CanvasClipboardDetail {
+  text: string;
+  /** The client's SPICE session id. */
+  sessionId: number;
+}
+
+/** Detail of the canvas's `spice-resize` event: the canvas now has the size a client asked for. */
+export interface CanvasResizeDetail {
+  width: number;
+  height: number;
+  sessionId: number;
 }
 
 /** SPICE buttons mask bits (left 1, middle 2, right 4) to DOM `buttons` bits (left 1, right 2, middle 4). */
@@ -32,13 +59,16 @@ const DOM_BUTTON: Record<number, number> = { 1: 0, 2: 1, 3: 2 };
 
 export class CanvasSource implements SpiceSource {
   readonly input: InputSink;
+  readonly agent: AgentSink;
   readonly absolutePointer = true;
+  private spiceAgent: SpiceAgent | null = null;
   private display: SpiceDisplay | null = null;
   private readonly scratch: OffscreenCanvas;
   private readonly ctx: OffscreenCanvasRenderingContext2D;
   private raf = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private busy = false;
+  /** The sample running now (one at a time: each may create a surface). */
+  private sampling: Promise<void> | null = null;
   /** Frames copied, for stats and tests. */
   frames = 0;
   private pointer = { x: 0, y: 0 };
@@ -53,6 +83,37 @@ export class CanvasSource implements SpiceSource {
     if (!ctx) throw new Error('CanvasSource: expected a 2D OffscreenCanvas context, got none');
     this.ctx = ctx;
     this.input = this.inputSink();
+    this.agent = {
+      clipboardText: (text, sessionId) =>
+        this.canvas.dispatchEvent(new CustomEvent<CanvasClipboardDetail>('clipboard', { detail: { text, sessionId } })),
+      ...(options.followClientSize ? { resizeRequest: (r: ResizeRequest) => this.followClient(r) } : {}),
+    };
+  }
+
+  attachAgent(agent: SpiceAgent): void {
+    this.spiceAgent = agent;
+  }
+
+  /**
+   * Puts `text` on every client's clipboard (they can paste it until one of
+   * them copies something). Returns false when the session has no agent yet.
+   */
+  offerClipboard(text: string): boolean {
+    if (!this.spiceAgent) return false;
+    this.spiceAgent.offerText(text);
+    return true;
+  }
+
+  /** A client's window size: the canvas takes it, the app redraws, the surface follows with the next sample. */
+  private async followClient({ width, height, sessionId }: ResizeRequest): Promise<boolean> {
+    if (!this.display) return false;
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.canvas.dispatchEvent(new CustomEvent<CanvasResizeDetail>('spice-resize', { detail: { width, height, sessionId } }));
+    // A sample already running copies the old size; wait for it, then take the new size now.
+    await this.sampling;
+    await this.sample();
+    return this.display?.width === width && this.display.height === height;
   }
 
   async attach(display: SpiceDisplay): Promise<void> {
@@ -76,12 +137,16 @@ export class CanvasSource implements SpiceSource {
   }
 
   /** Copies the canvas into the framebuffer and flushes; resizes the surface first if the canvas changed size. */
-  private async sample(): Promise<void> {
+  private sample(): Promise<void> {
+    if (!this.sampling) this.sampling = this.copyFrame().finally(() => (this.sampling = null));
+    return this.sampling;
+  }
+
+  private async copyFrame(): Promise<void> {
     const d = this.display;
-    if (!d || this.busy) return;
+    if (!d) return;
     const { width, height } = this.canvas;
     if (width < 1 || height < 1) return;
-    this.busy = true;
     try {
       if (d.width !== width || d.height !== height) {
         await d.resize(width, height);
@@ -96,8 +161,6 @@ export class CanvasSource implements SpiceSource {
       this.frames++;
     } catch (e) {
       log.warn(`could not read the canvas: ${(e as Error).message}`);
-    } finally {
-      this.busy = false;
     }
   }
 

@@ -59,3 +59,28 @@ export function domKeyForScancode(bytes: readonly number[]): DomKey | null {
   const make = (extended ? bytes[1]! : bytes[0]!) & 0x7f;
   return TABLE.get(extended ? 0xe000 | make : make) ?? null;
 }
+
+/** The key that types a character on a US keyboard: its set-1 make code, and whether Shift is held. */
+export interface UsKeyStroke {
+  scancode: number;
+  shift: boolean;
+}
+
+/** Characters to keys, inverted from the table above (single-character keys only; Enter and Tab by their control characters). */
+const BY_CHAR = new Map<string, UsKeyStroke>([
+  ['\n', { scancode: 0x1c, shift: false }],
+  ['\t', { scancode: 0x0f, shift: false }],
+]);
+for (const [sc, k] of TABLE) {
+  if (sc > 0xff) continue;
+  if (k.key.length === 1 && !BY_CHAR.has(k.key)) BY_CHAR.set(k.key, { scancode: sc, shift: false });
+  if (k.shiftedKey.length === 1 && !BY_CHAR.has(k.shiftedKey)) BY_CHAR.set(k.shiftedKey, { scancode: sc, shift: true });
+}
+
+/** The US-layout key stroke that types `ch` ("\n" is Enter, "\t" Tab), or null when no key types it. */
+export function usKeyForChar(ch: string): UsKeyStroke | null {
+  return BY_CHAR.get(ch) ?? null;
+}
+
+/** Left Shift's set-1 make code. */
+export const LEFT_SHIFT = 0x2a;

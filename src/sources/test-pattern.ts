@@ -11,6 +11,7 @@
 import { createLogger } from '../util/logger.ts';
 import type { CursorShape, QxlProducer } from '../qxl/qxl-producer.ts';
 import { FramebufferPusher } from './framebuffer-pusher.ts';
+import type { AgentSink, ResizeRequest } from '../server/agent-sink.ts';
 import type { InputSink } from '../server/input-sink.ts';
 
 const log = createLogger('test-pattern');
@@ -210,6 +211,32 @@ export class TestPatternInput implements InputSink {
   mouseRelease(): void {}
 }
 
+/**
+ * The test pattern's side of the agent: it follows a client's window size
+ * (a new primary surface) and keeps the text clients copied, for the page to show.
+ */
+export class TestPatternAgent implements AgentSink {
+  /** The last text a client copied. */
+  clipboard: string | null = null;
+  /** The smallest screen the pattern draws (its barcode and text panel need room). */
+  static readonly MIN_SIDE = 64;
+
+  constructor(
+    private readonly pattern: TestPatternSource,
+    private readonly createPrimary: (width: number, height: number) => Promise<void>,
+  ) {}
+
+  clipboardText(text: string): void {
+    this.clipboard = text;
+  }
+
+  async resizeRequest({ width, height }: ResizeRequest): Promise<boolean> {
+    if (width < TestPatternAgent.MIN_SIDE || height < TestPatternAgent.MIN_SIDE) return false;
+    await this.pattern.resize(width, height, this.createPrimary);
+    return true;
+  }
+}
+
 /** Options of {@link TestPatternSource}. */
 export interface TestPatternOptions {
   width?: number;
@@ -221,15 +248,15 @@ export interface TestPatternOptions {
 
 /** A source that renders the test pattern on a timer and pushes the changes. */
 export class TestPatternSource {
-  readonly width: number;
-  readonly height: number;
+  private w: number;
+  private h: number;
   readonly fps: number;
   readonly surfaceId: number;
   private readonly producer: QxlProducer;
   /** The frame currently rendered. */
-  private readonly fb: Uint32Array;
+  private fb: Uint32Array;
   /** Finds what changed since the last push and pushes it. */
-  private readonly pusher: FramebufferPusher;
+  private pusher: FramebufferPusher;
   private current = 0;
   private rendered = false;
   /** A cursor command waits for room in the ring: SET (with shape), MOVE or HIDE. */
@@ -244,8 +271,8 @@ export class TestPatternSource {
 
   constructor(producer: QxlProducer, opts: TestPatternOptions = {}) {
     this.producer = producer;
-    this.width = opts.width ?? 1024;
-    this.height = opts.height ?? 768;
+    this.w = opts.width ?? 1024;
+    this.h = opts.height ?? 768;
     this.fps = opts.fps ?? 30;
     this.surfaceId = opts.surfaceId ?? 0;
     if (!Number.isInteger(this.width) || !Number.isInteger(this.height) || this.width <= 0 || this.height <= 0) {
@@ -254,6 +281,45 @@ export class TestPatternSource {
     if (!(this.fps > 0 && this.fps <= 1000)) throw new RangeError(`TestPatternSource: expected fps in (0, 1000], got ${this.fps}`);
     this.pusher = new FramebufferPusher(producer, this.width, this.height, this.surfaceId);
     this.fb = this.pusher.fb;
+  }
+
+  get width(): number {
+    return this.w;
+  }
+
+  get height(): number {
+    return this.h;
+  }
+
+  /**
+   * Follows a new screen size (a client's window, through the agent): the
+   * session gets a new primary surface from `createPrimary`, then the current
+   * frame is rendered at the new size and pushed whole.
+   */
+  async resize(width: number, height: number, createPrimary: (width: number, height: number) => Promise<void>): Promise<void> {
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+      throw new RangeError(`TestPatternSource.resize: expected positive integer width and height, got ${width}x${height}`);
+    }
+    if (width === this.w && height === this.h) return;
+    // No frame may be pushed for the old surface while the new one is being made.
+    this.clearTimer();
+    const wasRunning = this.running;
+    this.running = false;
+    try {
+      await createPrimary(width, height);
+    } finally {
+      this.running = wasRunning;
+    }
+    this.w = width;
+    this.h = height;
+    this.pusher = new FramebufferPusher(this.producer, width, height, this.surfaceId);
+    this.fb = this.pusher.fb;
+    this.cursorX = Math.min(this.cursorX, width - 1);
+    this.cursorY = Math.min(this.cursorY, height - 1);
+    this.render(this.current);
+    this.flush();
+    if (this.running) this.schedule();
+    log.info(`resized to ${width}x${height}`);
   }
 
   /** Number of the frame currently rendered (the one being pushed). */

@@ -7,6 +7,8 @@ import { decodeLinkReply, encodeLinkHeader, encodeLinkMess } from '../../src/pro
 import { decodeMainInit, type MainInit } from '../../src/protocol/main-messages.ts';
 import { WireReader } from '../../src/protocol/wire.ts';
 import type { ChannelConnectRequest, SurfaceSize } from '../../src/server/dispatcher.ts';
+import type { AgentSink } from '../../src/server/agent-sink.ts';
+import type { VdAgentLimits } from '../../src/server/vd-agent.ts';
 import { RecordingInputSink } from '../../src/server/input-sink.ts';
 import { SpiceServer } from '../../src/server/spice-server.ts';
 import { MemoryStream } from './memory-stream.ts';
@@ -40,6 +42,9 @@ export interface TestServerOptions {
   absoluteMouse?: boolean;
   /** The primary surface the worker reports (null: none yet); change `surface.current` to resize. */
   surface?: SurfaceSize | null;
+  /** The page's agent sink (absent: no agent). */
+  agentSink?: AgentSink;
+  agentLimits?: VdAgentLimits;
 }
 
 /** A server whose worker only records what it is asked, with a RecordingInputSink as the source. */
@@ -52,6 +57,8 @@ export function makeServer(opts: TestServerOptions = {}) {
     password: opts.password ?? null,
     inputSink: sink,
     absoluteMouse: opts.absoluteMouse ?? true,
+    ...(opts.agentSink ? { agentSink: opts.agentSink } : {}),
+    ...(opts.agentLimits ? { agentLimits: opts.agentLimits } : {}),
     worker: {
       connect: async (req) => void connects.push(req),
       disconnect: async (id) => void disconnects.push(id),

@@ -20,6 +20,16 @@ export interface V86StartOptions {
   memoryMB: number;
   /** A saved VM state to resume from. */
   initialState?: ArrayBuffer;
+  /**
+   * Give the VM an empty 9p filesystem (virtio, mount tag `host9p`) that
+   * files clients send are written into; the Linux guest mounts it at /mnt/host.
+   */
+  sharedFolder?: boolean;
+  /**
+   * Give the VM a second serial port (COM2) whose `CLIP <base64>` lines
+   * (the Linux guest's `spice-clip`) put text on the clients' clipboard.
+   */
+  guestClipboard?: boolean;
 }
 
 /** What the worker asks of the page. */
@@ -32,6 +42,8 @@ export interface V86HostApi {
   serialLine(line: string): void;
   /** The guest set its keyboard LEDs (SPICE modifier bits: 1 scroll, 2 num, 4 caps). */
   keyboardLeds(leds: number): void;
+  /** The guest copied text (a `spice-clip` line on COM2). */
+  guestClipboard(text: string): void;
 }
 
 export interface V86WorkerStats {
@@ -78,6 +90,8 @@ export interface V86WorkerApi {
   mouseWheel(dy: number): void;
   mouseAbsolute(x: number, y: number): void;
   serialSend(text: string): void;
+  /** Writes a file into the VM's 9p filesystem (rejects when the VM has none). */
+  writeFile(name: string, data: Uint8Array): Promise<void>;
   /** Presses Ctrl+Alt+Del: the guest decides what it means (SeaBIOS and Linux reboot). */
   ctrlAltDel(): void;
   /** Hard reset, like a PC's reset button: the VM reboots from the BIOS at once. */

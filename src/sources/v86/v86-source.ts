@@ -2,9 +2,15 @@
  * V86Source: the page's handle on a v86 VM running in its own worker. It is the
  * inputs channel's sink (keys as set-1 scancodes, relative or absolute mouse,
  * buttons, wheel) and relays the worker's display requests to the RedWorker.
+ * As the agent's sink it pastes a client's clipboard text by typing it
+ * ({@link PasteTyper}); files go into the VM's shared folder when it has one
+ * (the Linux guest's /mnt/host); the guest has no agent of its own, so
+ * resizes are refused.
  */
 import * as Comlink from 'comlink';
+import type { AgentSink, ReceivedFile } from '../../server/agent-sink.ts';
 import type { InputSink, KeyModifierSource } from '../../server/input-sink.ts';
+import { PasteTyper } from '../paste-typer.ts';
 import { KeyModifier, MouseButton as Button } from '../../protocol/constants.ts';
 import { createLogger } from '../../util/logger.ts';
 import type { V86StartOptions, V86WorkerApi, V86WorkerStats } from './v86-api.ts';
@@ -18,6 +24,8 @@ export interface V86SourceHooks {
   serialLine?(line: string): void;
   /** The guest's keyboard LEDs changed (tell the clients). */
   keyboardLeds?(leds: number): void;
+  /** The guest copied text (its spice-clip helper): offer it to the clients. */
+  guestClipboard?(text: string): void;
 }
 
 /** Set-1 make codes of the lock keys, to toggle the guest's state. */
@@ -27,8 +35,14 @@ const LOCK_KEYS: ReadonlyArray<[number, number]> = [
   [KeyModifier.SCROLL_LOCK, 0x46],
 ];
 
-export class V86Source implements InputSink, KeyModifierSource {
+export class V86Source implements InputSink, KeyModifierSource, AgentSink {
   private readonly buttons = { left: false, middle: false, right: false };
+  /** Types pasted text into the guest. */
+  readonly typer = new PasteTyper(
+    (scancodes) => this.remote.keyboard(scancodes),
+    {},
+    () => (this.leds & KeyModifier.CAPS_LOCK) !== 0,
+  );
   /** The guest's LEDs as last reported. */
   private leds = 0;
   /** Last lines the guest wrote to its serial port (bounded). */
@@ -37,13 +51,15 @@ export class V86Source implements InputSink, KeyModifierSource {
   private constructor(
     private readonly worker: Worker,
     readonly remote: Comlink.Remote<V86WorkerApi>,
+    /** Whether the VM has a 9p shared folder that received files go into. */
+    readonly sharedFolder: boolean,
   ) {}
 
   /** Starts the worker and boots the VM. */
   static async start(opts: V86StartOptions, hooks: V86SourceHooks): Promise<V86Source> {
     const worker = new Worker(new URL('./v86-worker.ts', import.meta.url), { type: 'module', name: 'v86' });
     const remote = Comlink.wrap<V86WorkerApi>(worker);
-    const source = new V86Source(worker, remote);
+    const source = new V86Source(worker, remote, opts.sharedFolder === true);
     const transfer = [opts.bios.buffer, opts.vgaBios.buffer, opts.fda?.buffer, opts.hda?.buffer, opts.cdrom?.buffer]
       .filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
     await remote.start(
@@ -55,6 +71,7 @@ export class V86Source implements InputSink, KeyModifierSource {
           source.leds = leds;
           hooks.keyboardLeds?.(leds);
         },
+        guestClipboard: (text: string) => hooks.guestClipboard?.(text),
         serialLine: (line: string) => {
           source.serial.push(line);
           if (source.serial.length > 500) source.serial.shift();
@@ -72,6 +89,20 @@ export class V86Source implements InputSink, KeyModifierSource {
 
   keyUp(scancode: readonly number[]): void {
     this.remote.keyboard([...scancode]);
+  }
+
+  /** A client copied text: the guest gets it typed, as if pasted. */
+  clipboardText(text: string): void {
+    log.info(`typing ${text.length} pasted character(s) into the guest`);
+    this.typer.paste(text);
+  }
+
+  /** A client sent a file: into the shared folder with it (the page keeps its copy too). */
+  fileReceived(file: ReceivedFile): void {
+    if (!this.sharedFolder) return;
+    this.remote.writeFile(file.name, file.data).catch((e: unknown) =>
+      log.warn(`could not put "${file.name}" into the VM: ${(e as Error).message}`),
+    );
   }
 
   getKeyModifiers(): number {
@@ -118,6 +149,7 @@ export class V86Source implements InputSink, KeyModifierSource {
   }
 
   async stop(): Promise<void> {
+    this.typer.cancel();
     try {
       await this.remote.stop();
     } finally {

@@ -12,6 +12,7 @@ import { QxlProducer } from '../../qxl/qxl-producer.ts';
 import { createLogger } from '../../util/logger.ts';
 import { ps2MovePackets } from './ps2-mouse.ts';
 import { V86Display, type V86Vga } from './v86-display.ts';
+import { SerialLineReader, parseClipLine } from './guest-clipboard.ts';
 import type {
   GuestFramebuffer,
   GuestImage,
@@ -69,6 +70,7 @@ async function loadImage(img: GuestImage | undefined): Promise<{ buffer: ArrayBu
 
 export class V86Worker implements V86WorkerApi {
   private emulator: (V86 & V86Internals) | null = null;
+  private sharedFolder = false;
   private display: V86Display | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private host: V86HostApi | null = null;
@@ -109,8 +111,12 @@ export class V86Worker implements V86WorkerApi {
       disable_mouse: true,
       disable_speaker: true,
       initial_state: opts.initialState ? { buffer: opts.initialState } : undefined,
+      // An empty 9p filesystem: files clients send are written into it (writeFile).
+      filesystem: opts.sharedFolder ? {} : undefined,
+      uart1: opts.guestClipboard === true,
     }) as V86 & V86Internals;
     this.emulator = emulator;
+    this.sharedFolder = opts.sharedFolder === true;
     const display = new V86Display(producer, { createPrimary: (w, h) => host.createPrimary(w, h) }, () => emulator.v86?.cpu?.devices?.vga ?? null);
     this.display = display;
     // Without a screen container v86 makes a dummy screen adapter once its WASM has
@@ -139,6 +145,14 @@ export class V86Worker implements V86WorkerApi {
         this.serialLine = '';
       } else if (byte !== 13 && this.serialLine.length < 4096) this.serialLine += String.fromCharCode(byte);
     });
+    if (opts.guestClipboard) {
+      const com2 = new SerialLineReader((line) => {
+        const text = parseClipLine(line);
+        if (text !== null) host.guestClipboard(text);
+        else log.debug(`COM2: not a spice-clip line (${line.length} characters): ignored`);
+      });
+      emulator.add_listener('serial1-output-byte', (byte: number) => com2.push(byte));
+    }
     await new Promise<void>((resolve) => emulator.add_listener('emulator-ready', () => resolve()));
     this.watchKeyboardLeds(emulator, host);
     this.timer = setInterval(() => {
@@ -212,6 +226,16 @@ export class V86Worker implements V86WorkerApi {
 
   serialSend(text: string): void {
     this.emulator?.serial0_send(text);
+  }
+
+  async writeFile(name: string, data: Uint8Array): Promise<void> {
+    if (!this.emulator) throw new Error('writeFile: the VM is not running');
+    if (!this.sharedFolder) throw new Error('writeFile: this VM was started without a shared folder (sharedFolder: true)');
+    if (!/^[^/\0]+$/.test(name) || name === '.' || name === '..') {
+      throw new Error(`writeFile: expected a plain file name, got ${JSON.stringify(name)}`);
+    }
+    await this.emulator.create_file(`/${name}`, data);
+    log.info(`wrote ${name} (${data.byteLength} bytes) into the VM's shared folder`);
   }
 
   ctrlAltDel(): void {
