@@ -16,7 +16,7 @@ import { startSpiceGtkClient } from '../e2e/spice-gtk.ts';
 import { WORKLOADS, type Workload } from '../src/sources/workload.ts';
 import type { Row } from './run.ts';
 
-const SECONDS = 5;
+export const SECONDS = 5;
 
 interface Watch {
   frames: Array<[number, number]>;
@@ -26,7 +26,7 @@ interface Watch {
   cpuPercent: number;
 }
 
-async function hostPage(browser: Browser, stack: Stack, workload: Workload): Promise<Page> {
+export async function hostPage(browser: Browser, stack: Stack, workload: Workload): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
   await page.goto(`${stack.baseUrl}/?relay=${encodeURIComponent(stack.relayUrl)}&workload=${workload}`);
   await page.waitForFunction(() => window.spiceHost !== undefined || window.spiceHostError !== undefined, null, { timeout: 30_000 });
@@ -42,26 +42,45 @@ async function displayTotals(host: Page): Promise<{ bytes: number; messages: num
   });
 }
 
-/** CPU seconds used so far by every Chromium process (the benchmark's browser is the only one running), from /proc in clock ticks. */
-function chromiumCpuSeconds(): number {
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  let ticks = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
+/** This benchmark's Chromium processes (descendants of this process; other browsers on the machine are not counted): CPU ticks and resident KB. */
+function ownChromium(): Array<{ ticks: number; rssKb: number }> {
+  const procs = new Map<number, { ppid: number; chromium: boolean; ticks: number; rssKb: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chromium')) continue;
-      // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the parenthesised command name: ppid is the 2nd, utime and stime the 12th and 13th.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${name}/status`, 'utf8'));
+      procs.set(Number(name), {
+        ppid: Number(f[1]),
+        chromium: readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('chromium'),
+        ticks: Number(f[11]) + Number(f[12]),
+        rssKb: Number(rss?.[1] ?? 0),
+      });
     } catch {
       // the process ended meanwhile
     }
   }
-  return ticks / ticksPerSecond;
+  const mine = (pid: number): boolean => {
+    for (let p = procs.get(pid)?.ppid; p !== undefined && p > 1; p = procs.get(p)?.ppid) if (p === process.pid) return true;
+    return false;
+  };
+  return [...procs.entries()].filter(([pid, p]) => p.chromium && mine(pid)).map(([, p]) => p);
 }
 
-async function watchSpiceGtk(stack: Stack, host: Page): Promise<Watch> {
+/** CPU seconds used so far by this benchmark's Chromium (all its processes), from /proc in clock ticks. */
+export function chromiumCpuSeconds(): number {
+  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return ownChromium().reduce((n, p) => n + p.ticks, 0) / ticksPerSecond;
+}
+
+/** Resident memory of this benchmark's Chromium, all its processes together, in bytes. */
+export function chromiumRss(): number {
+  return ownChromium().reduce((n, p) => n + p.rssKb, 0) * 1024;
+}
+
+export async function watchSpiceGtk(stack: Stack, host: Page): Promise<Watch> {
   const gtk = await startSpiceGtkClient({ port: stack.tcpPort });
   try {
     await new Promise((r) => setTimeout(r, 1000)); // past the first full picture
@@ -119,7 +138,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function measure(name: string, workload: Workload, host: Page, watch: Watch): Promise<Row> {
+export async function measure(name: string, workload: Workload, host: Page, watch: Watch): Promise<Row> {
   const pushed = new Map<number, number>(await host.evaluate(() => [...window.spiceHost!.workload!.pushedAt.entries()]));
   const shown = watch.frames.slice(1); // the first entry is the frame already on screen
   const latencies = shown

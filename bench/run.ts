@@ -1,7 +1,10 @@
 /**
  * `npm run bench`: measures the display path on a fixed corpus and prints one
  * table (also written to bench/results.json with the machine it ran on):
- * codec throughput and ratio, change detection time per frame.
+ * codec throughput and ratio, change detection time per frame, the relay
+ * alone, the real clients end to end, and many viewers of one session.
+ * `--no-relay`, `--no-e2e`, `--no-viewers` skip a part; `--only viewers`
+ * (or codecs, relay, e2e) runs just the named parts.
  */
 import { cpus, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -112,14 +115,19 @@ async function main(): Promise<void> {
   const device = await QxlDevice.create();
   const codecs = loadCodecs(device);
   const corpus = makeCorpus();
-  const rows = [...codecRows(device, corpus, codecs), ...diffRows(device)];
-  if (!process.argv.includes('--no-relay')) {
+  const only = (name: string): boolean => !process.argv.includes('--only') || process.argv.includes(name);
+  const rows = only('codecs') ? [...codecRows(device, corpus, codecs), ...diffRows(device)] : [];
+  if (!process.argv.includes('--no-relay') && only('relay')) {
     const { relayRows } = await import('./relay.ts');
     rows.push(...(await relayRows()));
   }
-  if (!process.argv.includes('--no-e2e')) {
+  if (!process.argv.includes('--no-e2e') && only('e2e')) {
     const { e2eRows } = await import('./e2e.ts');
     rows.push(...(await e2eRows()));
+  }
+  if (!process.argv.includes('--no-viewers') && only('viewers')) {
+    const { viewerRows } = await import('./viewers.ts');
+    rows.push(...(await viewerRows()));
   }
   printTable(rows);
   const file = join(import.meta.dirname, 'results.json');

@@ -46,7 +46,7 @@ test('200 viewers, spice-gtk and spice-html5 on one session: all current, exact,
     expect(relayStats.muxSockets).toBeLessThanOrEqual(MAX_PAGE_THREADS);
 
     // Updates flow to everyone while the pattern animates…
-    const drawsBefore = viewers.map((v) => v.draws());
+    const updatesBefore = viewers.map((v) => v.updates());
     await waitFrames(host, 30);
     const frame = await pauseAndSettle(host);
     // …and every viewer is current: it received every message the server sent it, none is held.
@@ -63,7 +63,7 @@ test('200 viewers, spice-gtk and spice-html5 on one session: all current, exact,
         { timeout: 60_000, message: 'viewers not current' },
       )
       .toBe(0);
-    const stalled = viewers.filter((v, i) => v.draws() <= drawsBefore[i]!).length;
+    const stalled = viewers.filter((v, i) => v.updates() <= updatesBefore[i]!).length;
     expect(stalled, 'viewers that got no update while the pattern ran').toBe(0);
 
     // The real clients, on the same sockets, show the frame exactly.

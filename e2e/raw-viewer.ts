@@ -13,8 +13,8 @@ export interface RawViewer {
   readonly sessionId: number;
   /** Display messages received (all types). */
   readonly messages: () => number;
-  /** DRAW_COPY messages received. */
-  readonly draws: () => number;
+  /** Messages that paint (DRAW_COPY, COPY_BITS, STREAM_DATA) received. */
+  readonly updates: () => number;
   /** Display bytes received. */
   readonly bytes: () => number;
   close(): void;
@@ -31,7 +31,7 @@ export async function startRawViewer(port: number, localAddress?: string): Promi
   display.sock.removeAllListeners('data');
   display.send(MsgcDisplay.INIT, new Uint8Array(14)); // no caches: pixmap cache 0, glz dictionary 0
   let messages = 0;
-  let draws = 0;
+  let updates = 0;
   let bytes = 0;
   let window = 0;
   let sinceAck = 0;
@@ -43,7 +43,7 @@ export async function startRawViewer(port: number, localAddress?: string): Promi
       const body = buf.subarray(MINI_HEADER_SIZE, MINI_HEADER_SIZE + size);
       buf = buf.subarray(MINI_HEADER_SIZE + size);
       messages++;
-      if (type === MsgDisplay.DRAW_COPY) draws++;
+      if (type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS || type === MsgDisplay.STREAM_DATA) updates++;
       if (type === MsgCommon.SET_ACK) {
         window = body.readUInt32LE(4);
         sinceAck = 0;
@@ -63,7 +63,7 @@ export async function startRawViewer(port: number, localAddress?: string): Promi
   return {
     sessionId: session.init.sessionId,
     messages: () => messages,
-    draws: () => draws,
+    updates: () => updates,
     bytes: () => bytes,
     close: () => session.close(),
   };
