@@ -23,12 +23,21 @@ import { SessionDisplay } from '../api/spice-display.ts';
 import type { ImageCompression } from '../worker/image-encoder.ts';
 import type { StreamingMode } from '../worker/video-stream.ts';
 import type { JpegMode } from '../worker/image-encoder.ts';
+import { SoundDispatcher } from '../sound/sound-dispatcher.ts';
+import type { SoundWorkerStats } from '../sound/sound-worker.ts';
 
 const log = createLogger('session-host');
 
 /** What the session serves. */
 export type SourceSpec =
-  | { kind: 'test-pattern'; width?: number; height?: number; fps?: number }
+  | {
+      kind: 'test-pattern';
+      width?: number;
+      height?: number;
+      fps?: number;
+      /** Plays a sine of this many Hz (the test signal) on the playback channel; default none (no sound). */
+      tone?: number;
+    }
   | { kind: 'workload'; workload: Workload; width?: number; height?: number; fps?: number }
   | { kind: 'v86'; vm: Omit<V86StartOptions, 'memory'> };
 
@@ -74,6 +83,8 @@ export interface SessionHostStats {
   /** The test pattern's frame number (0 for other sources). */
   frame: number;
   vm: V86WorkerStats | null;
+  /** The SoundWorker's playback channel (null: the session has no sound). */
+  sound: SoundWorkerStats | null;
 }
 
 /** Checks the page can share memory with workers; throws a message that says what to fix. */
@@ -117,6 +128,8 @@ export class SessionHost {
     readonly server: SpiceServer,
     /** Every input event, recorded, then passed to the source. */
     readonly inputs: RecordingInputSink,
+    /** The SoundWorker running the playback channel; null when the source has no sound. */
+    readonly sound: SoundDispatcher | null,
   ) {}
 
   relay!: RelayHost;
@@ -138,20 +151,28 @@ export class SessionHost {
       new Worker(new URL('../worker/red-worker.ts', import.meta.url), { type: 'module', name: 'red-worker' }),
     );
     const inputs = new RecordingInputSink();
+    const tone = !custom && spec.kind === 'test-pattern' ? (spec.tone ?? null) : null;
+    // Sound only when the source makes some: a listed playback channel costs spice-html5 its cursor channel.
+    const sound = tone !== null ? SoundDispatcher.create() : null;
     const server = await SpiceServer.create({
       password: opts.password ?? null,
       worker,
+      ...(sound && { sound }),
       inputSink: inputs,
       // The test pattern takes positions; a VM only once its guest turns the absolute pointer on.
       absoluteMouse: custom ? custom.absolutePointer !== false : spec.kind === 'test-pattern',
     });
-    await worker.init(device.memory, {
-      channelClientDisconnected: (s, t, i, r) => server.channelClientDisconnected(s, t, i, r),
-    }, server.mediaClockEpoch);
+    // The main dispatcher both workers report to.
+    const main = { channelClientDisconnected: (s: number, t: number, i: number, r: string) => server.channelClientDisconnected(s, t, i, r) };
+    await worker.init(device.memory, main, server.mediaClockEpoch);
+    if (sound) {
+      await sound.init(main, server.mediaClockEpoch);
+      if (tone !== null) await sound.setTone(tone);
+    }
     if (opts.imageCompression) await worker.setImageCompression(opts.imageCompression);
     if (opts.streaming) await worker.setStreaming(opts.streaming);
     if (opts.jpeg) await worker.setJpeg(opts.jpeg);
-    const host = new SessionHost(device, worker, server, inputs);
+    const host = new SessionHost(device, worker, server, inputs, sound);
     if (custom) {
       await custom.attach(new SessionDisplay(new QxlProducer(device), (w, h) => worker.createPrimary(w, h)));
       host.custom = custom;
@@ -225,6 +246,7 @@ export class SessionHost {
       worker: await this.worker.stats(),
       frame: this.pattern?.frame ?? this.workload?.frame ?? 0,
       vm: this.vm ? await this.vm.stats() : null,
+      sound: this.sound ? await this.sound.stats() : null,
     };
   }
 
@@ -252,5 +274,6 @@ export class SessionHost {
     await this.server.stop();
     await this.vm?.stop();
     await this.worker.terminate();
+    await this.sound?.terminate();
   }
 }

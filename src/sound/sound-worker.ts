@@ -1,0 +1,102 @@
+/**
+ * SoundWorker: the Web Worker that runs the playback channel (spice-server's
+ * sound.cpp channels). Audio has its own thread because it must keep a 10 ms
+ * cadence: in the RedWorker it would wait behind image encoding (a full-frame
+ * QUIC or JPEG takes tens of milliseconds), and the page's main thread runs
+ * the link stage, the sources and the page itself. Like the RedWorker it
+ * attaches to its client connections itself, so audio never passes through
+ * the main thread either. The main thread drives it through the sound
+ * dispatcher (sound-dispatcher.ts).
+ */
+import * as Comlink from 'comlink';
+import { ChannelType, channelTypeName } from '../protocol/constants.ts';
+import type { ChannelConnectRequest, ChannelWorkerApi, MainDispatcherApi } from '../server/dispatcher.ts';
+import { MM_TIME_LAG_MS } from '../server/main-channel.ts';
+import { createLogger } from '../util/logger.ts';
+import { WorkerSessions } from '../worker/worker-sessions.ts';
+import { PlaybackChannel, PlaybackChannelClient, type PlaybackStats } from './playback-channel.ts';
+import { TestTone } from './test-tone.ts';
+
+const log = createLogger('sound-worker');
+
+/** The SoundWorker's side of the sound dispatcher. */
+export interface SoundWorkerApi extends ChannelWorkerApi {
+  /** `mediaClockEpoch`: the media clock's zero (wall-clock ms), the one video frames are stamped on. */
+  init(main: MainDispatcherApi, mediaClockEpoch: number): Promise<void>;
+  /** Plays the test signal, a sine of `hz` (null: stops it). */
+  setTone(hz: number | null): Promise<void>;
+  /** Per-channel volume 0..65535, sent to clients (VOLUME). */
+  setVolume(volume: number[]): Promise<void>;
+  setMute(mute: boolean): Promise<void>;
+  stats(): Promise<SoundWorkerStats>;
+}
+
+export interface SoundWorkerStats {
+  playback: PlaybackStats;
+  sessions: number;
+  /** What plays: "tone 440 Hz", or null. */
+  source: string | null;
+}
+
+export class SoundWorker implements SoundWorkerApi {
+  readonly playback = new PlaybackChannel();
+  private readonly sessions = new WorkerSessions();
+  private source: string | null = null;
+
+  async init(main: MainDispatcherApi, mediaClockEpoch: number): Promise<void> {
+    this.sessions.main = main;
+    this.playback.mediaClockEpoch = mediaClockEpoch;
+    // Clients show video MM_TIME_LAG_MS after it was made (their clock lags ours by that): ask for the same audio delay.
+    this.playback.latencyMs = MM_TIME_LAG_MS;
+    log.info('SoundWorker started');
+  }
+
+  async setTone(hz: number | null): Promise<void> {
+    if (hz === null) {
+      this.playback.stop();
+      this.source = null;
+      return;
+    }
+    const tone = new TestTone(hz);
+    this.playback.start(tone);
+    this.source = `tone ${hz} Hz`;
+    log.info(`playing a ${hz} Hz test tone`);
+  }
+
+  async setVolume(volume: number[]): Promise<void> {
+    this.playback.setVolume(volume);
+  }
+
+  async setMute(mute: boolean): Promise<void> {
+    this.playback.setMute(mute);
+  }
+
+  async connectChannel(req: ChannelConnectRequest): Promise<void> {
+    await this.sessions.connect(req, (stream, opts) => {
+      if (req.channelType !== ChannelType.PLAYBACK) {
+        throw new Error(`SoundWorker runs the playback channel, not ${channelTypeName(req.channelType)}`);
+      }
+      const pcc = new PlaybackChannelClient(stream, opts, this.playback);
+      this.playback.clients.add(pcc);
+      pcc.onDisconnect(() => this.playback.clients.delete(pcc));
+      return pcc;
+    });
+  }
+
+  async disconnectClient(sessionId: number): Promise<void> {
+    this.sessions.disconnect(sessionId);
+  }
+
+  async stats(): Promise<SoundWorkerStats> {
+    return { playback: this.playback.snapshot(), sessions: this.sessions.size, source: this.source };
+  }
+
+  async shutdown(): Promise<void> {
+    this.playback.shutdown();
+    for (const id of this.sessions.sessionIds()) this.sessions.disconnect(id);
+  }
+}
+
+// Only expose when running as a worker (this module is also imported by tests).
+const scope = globalThis as { WorkerGlobalScope?: unknown };
+if (typeof scope.WorkerGlobalScope !== 'undefined') Comlink.expose(new SoundWorker());
