@@ -38,7 +38,9 @@ export type SpiceGtkCommand =
   | { cmd: 'motion'; dx: number; dy: number }
   | { cmd: 'position'; x: number; y: number; display?: number }
   | { cmd: 'button'; button: number; down: boolean }
-  | { cmd: 'screenshot'; path: string };
+  | { cmd: 'screenshot'; path: string }
+  | { cmd: 'playback' }
+  | { cmd: 'record-playback'; path: string; ms: number };
 
 export interface SpiceGtkReply {
   ok: boolean;
@@ -64,6 +66,22 @@ export interface CursorState {
   y: number | null;
   width: number;
   height: number;
+}
+
+/** spice-gtk's playback channel as an audio backend sees it. */
+export interface PlaybackState {
+  starts: number;
+  stops: number;
+  playing: boolean;
+  /** SPICE_AUDIO_FMT_* (1 = S16). */
+  format: number;
+  channels: number;
+  rate: number;
+  /** Bytes of decoded PCM handed out so far. */
+  bytes: number;
+  /** The levels of the last VOLUME, per channel. */
+  volume: number[];
+  mute: boolean;
 }
 
 export interface SpiceGtkClient {
@@ -99,6 +117,10 @@ export interface SpiceGtkClient {
   button(button: number, down: boolean): Promise<number>;
   /** The display channel's primary surface now, as spice-gtk holds it. */
   screenshot(): Promise<RgbImage>;
+  /** The playback channel's state (needs `audio: true`). */
+  playback(): Promise<PlaybackState>;
+  /** The next `ms` of decoded playback PCM (S16LE interleaved), as spice-gtk handed it out. */
+  recordPlayback(ms: number): Promise<{ pcm: Uint8Array; channels: number; rate: number }>;
   /** Quits the script (SIGKILL if it does not exit in time). Idempotent. */
   close(): Promise<void>;
   /** Resolves with the exit code once the script has exited. */
@@ -124,7 +146,9 @@ export interface SpiceGtkOptions {
   connectTimeoutMs?: number;
   /** Default time a command may take to be answered. */
   commandTimeoutMs?: number;
-  /** Extra environment, e.g. { SPICE_DEBUG: '1' }. */
+  /** Enable audio: the playback channel is connected and recorded (the script's --audio). */
+  audio?: boolean;
+  /** Extra environment, e.g. { SPICE_DEBUG: '1' }, { SPICE_DISABLE_OPUS: '1' }. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -141,6 +165,7 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
   const commandTimeoutMs = opts.commandTimeoutMs ?? 10_000;
   const args = [SCRIPT, '--host', opts.host ?? '127.0.0.1', '--port', String(opts.port), '--timeout', String(connectTimeoutMs / 1000)];
   if (opts.password !== undefined) args.push('--password', opts.password);
+  if (opts.audio) args.push('--audio');
   const proc: ChildProcessByStdio<Writable, Readable, Readable> = spawn(PYTHON, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
@@ -298,6 +323,20 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     },
     async button(button, down) {
       return (await call({ cmd: 'button', button, down })).buttons as number;
+    },
+    async playback() {
+      const { ok: _ok, ...state } = await call({ cmd: 'playback' });
+      return state as unknown as PlaybackState;
+    },
+    async recordPlayback(ms) {
+      const dir = await mkdtemp(join(tmpdir(), 'spice-gtk-'));
+      try {
+        const path = join(dir, 'playback.raw');
+        const r = await call({ cmd: 'record-playback', path, ms }, ms + 15_000);
+        return { pcm: new Uint8Array(await readFile(path)), channels: r.channels as number, rate: r.rate as number };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
     async screenshot() {
       const dir = await mkdtemp(join(tmpdir(), 'spice-gtk-'));

@@ -30,7 +30,16 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"position","x":X,"y":Y[,"display":0]} -> {"ok":true}           absolute (client mouse mode)
     {"cmd":"button","button":B,"down":true}     -> {"ok":true,"buttons":MASK}
     {"cmd":"screenshot","path":"/tmp/x.ppm"}    -> {"ok":true,"width":W,"height":H,"path":P}
+    {"cmd":"playback"}                          -> {"ok":true,"starts":N,"stops":N,"playing":B,"format":F,
+                                                    "channels":C,"rate":R,"bytes":N,"volume":[...],"mute":B}
+    {"cmd":"record-playback","path":P,"ms":N}   -> {"ok":true,"bytes":N,"channels":C,"rate":R} once N ms of
+                                                   playback-data (S16 PCM, decoded from Opus if it came so)
+                                                   arrived after the command; written raw to P
     {"cmd":"quit"}                              -> {"ok":true}, then exit 0 (so does EOF on stdin)
+
+With --audio the session enables audio and the playback channel is
+connected like the others (no audio device is opened: what spice-gtk
+decodes is only counted and recorded, from its playback-* signals).
 
 Scancodes are PC AT set-1 make codes. K may be a number or a string such as
 "0x1e"; an 0xE0-prefixed key is given either as 0xE0xx (e.g. 0xE04B for Left),
@@ -146,7 +155,7 @@ class Client:
         self.session.set_property('port', str(args.port))
         if args.password is not None:
             self.session.set_property('password', args.password)
-        self.session.set_property('enable-audio', False)
+        self.session.set_property('enable-audio', bool(args.audio))
         self.session.set_property('enable-usbredir', False)
         GObject.Object.connect(self.session, 'channel-new', self.on_channel_new)
         GObject.Object.connect(self.session, 'disconnected', self.on_disconnected)
@@ -205,6 +214,11 @@ class Client:
             GObject.Object.connect(channel, 'cursor-set', self.on_cursor_set)
             GObject.Object.connect(channel, 'cursor-move', self.on_cursor_move)
             GObject.Object.connect(channel, 'cursor-hide', self.on_cursor_hide)
+        elif isinstance(channel, Spice.PlaybackChannel):
+            self.playback = channel
+            GObject.Object.connect(channel, 'playback-start', self.on_playback_start)
+            GObject.Object.connect(channel, 'playback-data', self.on_playback_data)
+            GObject.Object.connect(channel, 'playback-stop', self.on_playback_stop)
         elif isinstance(channel, Spice.DisplayChannel) and channel.get_property('channel-id') == 0:
             self.display = channel
             GObject.Object.connect(channel, 'display-primary-create', self.on_primary_create)
@@ -231,6 +245,53 @@ class Client:
 
     def cmd_cursor(self, _cmd, done):
         done(dict(self.cursor))
+
+    # Playback channel: what spice-gtk hands an audio backend (playback-start/-data/-stop).
+    playback = None
+    audio = {'starts': 0, 'stops': 0, 'playing': False, 'format': 0, 'channels': 0, 'rate': 0, 'bytes': 0}
+    recording = None  # (bytearray, bytes wanted, path, done) while record-playback waits
+
+    def on_playback_start(self, _channel, fmt, channels, rate):
+        self.audio = dict(self.audio, starts=self.audio['starts'] + 1, playing=True,
+                          format=fmt, channels=channels, rate=rate)
+
+    def on_playback_stop(self, _channel):
+        self.audio = dict(self.audio, stops=self.audio['stops'] + 1, playing=False)
+
+    def on_playback_data(self, _channel, data, size):
+        self.audio['bytes'] += size
+        if self.recording is None or not data or size <= 0:
+            return
+        buf, want, path, done = self.recording
+        buf += ctypes.string_at(data, size)
+        if len(buf) >= want:
+            self.recording = None
+            with open(path, 'wb') as f:
+                f.write(buf)
+            done({'bytes': len(buf), 'channels': self.audio['channels'], 'rate': self.audio['rate']})
+
+    def playback_volume(self):
+        """The levels spice-gtk took from the last VOLUME (its "volume" property, a guint16 array)."""
+        n = self.playback.get_property('nchannels')
+        ptr = self.playback.get_property('volume')
+        if not n or not ptr:
+            return []
+        return list((ctypes.c_uint16 * n).from_address(ptr))
+
+    def cmd_playback(self, _cmd, done):
+        if self.playback is None:
+            raise CommandError('no playback channel (start with --audio; the server must offer one)')
+        done(dict(self.audio, volume=self.playback_volume(), mute=bool(self.playback.get_property('mute'))))
+
+    def cmd_record_playback(self, cmd, done):
+        path = cmd.get('path')
+        if not isinstance(path, str) or not path:
+            raise CommandError('path: expected a file name')
+        ms = to_int(cmd.get('ms'), 'ms')
+        if not self.audio['playing']:
+            raise CommandError('playback has not started')
+        want = self.audio['rate'] * self.audio['channels'] * 2 * ms // 1000
+        self.recording = (bytearray(), want, path, done)
 
     def channel_name(self, channel):
         kind = type(channel).__name__.replace('Channel', '').lower() or 'channel'
@@ -538,6 +599,8 @@ def main():
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--password', default=None)
+    parser.add_argument('--audio', action='store_true',
+                        help='enable audio: connect the playback channel and record what it decodes')
     parser.add_argument('--timeout', type=float, default=20.0,
                         help='seconds to wait for the connection to be ready (default 20)')
     args = parser.parse_args()
