@@ -1,15 +1,19 @@
 /**
  * Sound from the test pattern's test signal (`tone=440`) reaches real clients:
  * spice-gtk (SpiceClientGLib, over the relay's TCP port) decodes playback
- * data whose dominant frequency is the tone's, and the volume and mute the
- * page sets reach its playback channel.
+ * data whose dominant frequency is the tone's, raw and Opus; spice-html5 in
+ * Chromium plays the Opus stream (its audio element advances, no decode
+ * error); the volume and mute the page sets reach spice-gtk.
  */
 import { expect, test } from '@playwright/test';
 import { dominantFrequency, leftChannel } from '../test/helpers/dominant-frequency.ts';
-import { useHostedSession } from './pages.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
+import { openHtml5, useHostedSession } from './pages.ts';
 import { startSpiceGtkClient, type SpiceGtkClient } from './spice-gtk.ts';
 
 const TONE_HZ = 440;
+// spice-html5 plays through an <audio autoplay>: without a user gesture Chromium would hold it paused.
+test.use({ launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] } });
 const session = useHostedSession(`&tone=${TONE_HZ}`);
 
 let client: SpiceGtkClient | undefined;
@@ -38,6 +42,20 @@ test('spice-gtk, raw S16: the playback data it decodes is the test tone (FFT, ±
   expect(stats?.playback.bytesByMode.opus ?? 0).toBe(0);
 });
 
+test('spice-gtk, Opus: it gets Opus (WebCodecs in the SoundWorker) and decodes the test tone (FFT, ±2 Hz)', async () => {
+  const before = (await soundStats())?.playback.bytesByMode.opus ?? 0;
+  client = await startSpiceGtkClient({ port: session.stack().tcpPort, audio: true });
+  const c = client;
+  await expect.poll(async () => (await c.playback()).playing, { timeout: 15_000 }).toBe(true);
+  const rec = await c.recordPlayback(700);
+  const hz = dominantFrequency(leftChannel(rec.pcm), rec.rate);
+  expect(Math.abs(hz - TONE_HZ), `dominant frequency ${hz.toFixed(2)} Hz`).toBeLessThanOrEqual(2);
+  const opusBytes = ((await soundStats())?.playback.bytesByMode.opus ?? 0) - before;
+  // 700 ms of raw PCM would be 134 400 bytes; Opus at 96 kbit/s is about 8 400.
+  expect(opusBytes).toBeGreaterThan(0);
+  expect(opusBytes).toBeLessThan(rec.pcm.byteLength / 4);
+});
+
 test('volume and mute set on the page reach spice-gtk', async () => {
   client = await startSpiceGtkClient({ port: session.stack().tcpPort, audio: true });
   const c = client;
@@ -51,4 +69,25 @@ test('volume and mute set on the page reach spice-gtk', async () => {
   await expect.poll(async () => (await c.playback()).mute).toBe(true);
   await session.host().page.evaluate(() => window.spiceHost!.sound!.setMute(false));
   await expect.poll(async () => (await c.playback()).mute).toBe(false);
+});
+
+test('spice-html5 in Chromium plays the Opus stream: its audio element advances and decodes without error', async ({ browser }) => {
+  const client = await openHtml5(browser, session.stack());
+  try {
+    const audioState = () =>
+      client.page.evaluate(() => {
+        const a = document.querySelector('audio');
+        return a ? { time: a.currentTime, error: a.error?.message ?? a.error?.code ?? null, paused: a.paused, buffered: a.buffered.length } : null;
+      });
+    await expect.poll(async () => (await audioState())?.time ?? 0, { timeout: 20_000 }).toBeGreaterThan(0.3);
+    const first = (await audioState())!;
+    await expect.poll(async () => (await audioState())!.time, { timeout: 10_000 }).toBeGreaterThan(first.time + 0.5);
+    const now = (await audioState())!;
+    expect(now).toMatchObject({ error: null, paused: false });
+    expect(now.buffered).toBeGreaterThan(0);
+    const bad = client.logs.filter((l) => /cannot handle|not available|unexpectedly|sourcebuffer.*error|pageerror/i.test(l));
+    expect(bad, client.logs.join('\n')).toEqual([]);
+  } finally {
+    await client.page.context().close();
+  }
 });

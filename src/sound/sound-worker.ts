@@ -16,6 +16,7 @@ import { createLogger } from '../util/logger.ts';
 import { WorkerSessions } from '../worker/worker-sessions.ts';
 import { PlaybackChannel, PlaybackChannelClient, type PlaybackStats } from './playback-channel.ts';
 import { TestTone } from './test-tone.ts';
+import { WebCodecsOpusEncoder, opusEncoderSupported } from './opus-encoder.ts';
 
 const log = createLogger('sound-worker');
 
@@ -48,7 +49,9 @@ export class SoundWorker implements SoundWorkerApi {
     this.playback.mediaClockEpoch = mediaClockEpoch;
     // Clients show video MM_TIME_LAG_MS after it was made (their clock lags ours by that): ask for the same audio delay.
     this.playback.latencyMs = MM_TIME_LAG_MS;
-    log.info('SoundWorker started');
+    const opus = await opusEncoderSupported();
+    if (opus) this.playback.opusFactory = (emit) => new WebCodecsOpusEncoder(emit);
+    log.info(`SoundWorker started; ${opus ? 'Opus (WebCodecs) for clients that decode it, raw S16 for the others' : 'no Opus encoder in this browser: raw S16 for every client'}`);
   }
 
   async setTone(hz: number | null): Promise<void> {
