@@ -10,7 +10,7 @@
  */
 export { SessionHost as SpiceWebServer, assertCrossOriginIsolated } from './host/session-host.ts';
 export type { SessionHostOptions as SpiceWebServerOptions, SessionHostStats as SpiceWebServerStats, SourceSpec } from './host/session-host.ts';
-export type { SpiceSource, SpiceDisplay, Rect, CursorShape, InputSink } from './api/spice-source.ts';
+export type { SpiceSource, SpiceDisplay, SpiceAudio, Rect, CursorShape, InputSink } from './api/spice-source.ts';
 export { CanvasSource, type CanvasSourceOptions } from './sources/canvas-source.ts';
 export type { V86StartOptions, GuestImage } from './sources/v86/v86-api.ts';
 export {

@@ -25,6 +25,7 @@ import type { StreamingMode } from '../worker/video-stream.ts';
 import type { JpegMode } from '../worker/image-encoder.ts';
 import { SoundDispatcher } from '../sound/sound-dispatcher.ts';
 import type { SoundWorkerStats } from '../sound/sound-worker.ts';
+import { SessionAudio } from '../sound/session-audio.ts';
 
 const log = createLogger('session-host');
 
@@ -133,6 +134,8 @@ export class SessionHost {
   ) {}
 
   relay!: RelayHost;
+  /** The session's sound output (its playback channel), when the source has sound. */
+  audio: SessionAudio | null = null;
   private stopLogForwarding: (() => void) | null = null;
 
   /** `cb(status)` when the relay registration drops, comes back, or ends. */
@@ -153,7 +156,7 @@ export class SessionHost {
     const inputs = new RecordingInputSink();
     const tone = !custom && spec.kind === 'test-pattern' ? (spec.tone ?? null) : null;
     // Sound only when the source makes some: a listed playback channel costs spice-html5 its cursor channel.
-    const sound = tone !== null ? SoundDispatcher.create() : null;
+    const sound = tone !== null || custom?.sound === true ? SoundDispatcher.create() : null;
     const server = await SpiceServer.create({
       password: opts.password ?? null,
       worker,
@@ -173,8 +176,9 @@ export class SessionHost {
     if (opts.streaming) await worker.setStreaming(opts.streaming);
     if (opts.jpeg) await worker.setJpeg(opts.jpeg);
     const host = new SessionHost(device, worker, server, inputs, sound);
+    host.audio = sound ? new SessionAudio(sound) : null;
     if (custom) {
-      await custom.attach(new SessionDisplay(new QxlProducer(device), (w, h) => worker.createPrimary(w, h)));
+      await custom.attach(new SessionDisplay(new QxlProducer(device), (w, h) => worker.createPrimary(w, h)), host.audio);
       host.custom = custom;
       inputs.next = custom.input ?? null;
     } else if (spec.kind === 'test-pattern') {
@@ -269,6 +273,7 @@ export class SessionHost {
     this.pattern?.stop();
     this.workload?.stop();
     await this.custom?.detach?.();
+    this.audio?.close();
     this.stopLogForwarding?.();
     this.relay?.close();
     await this.server.stop();

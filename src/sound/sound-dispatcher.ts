@@ -21,6 +21,11 @@ export class SoundDispatcher extends ChannelWorkerDispatcher<SoundWorkerApi> {
     return this.remote.setTone(hz);
   }
 
+  /** Hands the SoundWorker the receiving end of an audio feed (see PcmFeedMessage). */
+  attachFeed(port: MessagePort, name: string): Promise<void> {
+    return this.remote.attachFeed(Comlink.transfer(port, [port]), name);
+  }
+
   setVolume(volume: number[]): Promise<void> {
     return this.remote.setVolume(volume);
   }

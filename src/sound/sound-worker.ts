@@ -16,6 +16,8 @@ import { createLogger } from '../util/logger.ts';
 import { WorkerSessions } from '../worker/worker-sessions.ts';
 import { PlaybackChannel, PlaybackChannelClient, type PlaybackStats } from './playback-channel.ts';
 import { TestTone } from './test-tone.ts';
+import { PcmFeed, type PcmFeedMessage } from './pcm-feed.ts';
+import { PcmMixer } from './pcm-mixer.ts';
 import { WebCodecsOpusEncoder, opusEncoderSupported } from './opus-encoder.ts';
 
 const log = createLogger('sound-worker');
@@ -26,6 +28,11 @@ export interface SoundWorkerApi extends ChannelWorkerApi {
   init(main: MainDispatcherApi, mediaClockEpoch: number): Promise<void>;
   /** Plays the test signal, a sine of `hz` (null: stops it). */
   setTone(hz: number | null): Promise<void>;
+  /**
+   * Plays what arrives on `port` (PcmFeedMessage blocks) until it posts
+   * `end`; feeds, the tone and any others are mixed. `name` is for logs.
+   */
+  attachFeed(port: MessagePort, name: string): Promise<void>;
   /** Per-channel volume 0..65535, sent to clients (VOLUME). */
   setVolume(volume: number[]): Promise<void>;
   setMute(mute: boolean): Promise<void>;
@@ -35,14 +42,17 @@ export interface SoundWorkerApi extends ChannelWorkerApi {
 export interface SoundWorkerStats {
   playback: PlaybackStats;
   sessions: number;
-  /** What plays: "tone 440 Hz", or null. */
-  source: string | null;
+  /** What plays: "tone 440 Hz", feed names. */
+  inputs: string[];
+  feeds: Array<{ name: string; framesIn: number; framesDropped: number; underruns: number; bufferedFrames: number }>;
 }
 
 export class SoundWorker implements SoundWorkerApi {
   readonly playback = new PlaybackChannel();
   private readonly sessions = new WorkerSessions();
-  private source: string | null = null;
+  private readonly mixer = new PcmMixer();
+  private tone: TestTone | null = null;
+  private readonly feeds = new Set<PcmFeed>();
 
   async init(main: MainDispatcherApi, mediaClockEpoch: number): Promise<void> {
     this.sessions.main = main;
@@ -55,15 +65,44 @@ export class SoundWorker implements SoundWorkerApi {
   }
 
   async setTone(hz: number | null): Promise<void> {
-    if (hz === null) {
-      this.playback.stop();
-      this.source = null;
-      return;
+    if (this.tone) this.mixer.delete(this.tone);
+    this.tone = hz === null ? null : new TestTone(hz);
+    if (this.tone) {
+      this.mixer.add(this.tone);
+      log.info(`playing a ${hz} Hz test tone`);
     }
-    const tone = new TestTone(hz);
-    this.playback.start(tone);
-    this.source = `tone ${hz} Hz`;
-    log.info(`playing a ${hz} Hz test tone`);
+    this.mixerChanged();
+  }
+
+  async attachFeed(port: MessagePort, name: string): Promise<void> {
+    const feed = new PcmFeed(name);
+    this.feeds.add(feed);
+    this.mixer.add(feed);
+    const end = (why: string): void => {
+      if (!this.feeds.delete(feed)) return;
+      this.mixer.delete(feed);
+      port.close();
+      log.info(`audio feed ${name} ended (${why})`);
+      this.mixerChanged();
+    };
+    port.onmessage = (ev: MessageEvent<PcmFeedMessage>) => {
+      if (ev.data.kind === 'end') return end('its source stopped');
+      try {
+        feed.push(ev.data);
+      } catch (e) {
+        log.warn((e as Error).message);
+        end('bad block');
+      }
+    };
+    port.start();
+    log.info(`audio feed ${name} attached`);
+    this.mixerChanged();
+  }
+
+  /** Playback runs while something feeds the mixer: START with the first input, STOP after the last. */
+  private mixerChanged(): void {
+    if (this.mixer.size > 0) this.playback.start(this.mixer);
+    else this.playback.stop();
   }
 
   async setVolume(volume: number[]): Promise<void> {
@@ -91,7 +130,13 @@ export class SoundWorker implements SoundWorkerApi {
   }
 
   async stats(): Promise<SoundWorkerStats> {
-    return { playback: this.playback.snapshot(), sessions: this.sessions.size, source: this.source };
+    const feeds = [...this.feeds];
+    return {
+      playback: this.playback.snapshot(),
+      sessions: this.sessions.size,
+      inputs: [...(this.tone ? [`tone ${this.tone.hz} Hz`] : []), ...feeds.map((f) => f.name)],
+      feeds: feeds.map((f) => ({ name: f.name, framesIn: f.framesIn, framesDropped: f.framesDropped, underruns: f.underruns, bufferedFrames: f.bufferedFrames })),
+    };
   }
 
   async shutdown(): Promise<void> {

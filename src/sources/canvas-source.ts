@@ -4,14 +4,15 @@
  * framebuffer and flushes; change detection sends only what changed. A
  * canvas that changes size gets a new surface. Client input comes back as DOM
  * events on the canvas (pointer, wheel and keyboard), so the page's own
- * handlers see them.
+ * handlers see them. With `audio` (a Web Audio node or a MediaStream of the
+ * page) clients also hear what it plays.
  *
  * ```ts
  * const canvas = document.querySelector('canvas')!;
  * await SpiceWebServer.start({ relayUrl: 'ws://127.0.0.1:8765', source: new CanvasSource(canvas) });
  * ```
  */
-import type { InputSink, SpiceDisplay, SpiceSource } from '../api/spice-source.ts';
+import type { InputSink, SpiceAudio, SpiceDisplay, SpiceSource } from '../api/spice-source.ts';
 import { createLogger } from '../util/logger.ts';
 import { domKeyForScancode } from './scancode-codes.ts';
 
@@ -20,6 +21,8 @@ const log = createLogger('canvas-source');
 export interface CanvasSourceOptions {
   /** Frames per second to sample the canvas; default: every animation frame. */
   fps?: number;
+  /** What clients hear: a Web Audio node's output, or a MediaStream's audio tracks. Default: no sound. */
+  audio?: AudioNode | MediaStream;
 }
 
 /** SPICE buttons mask bits (left 1, middle 2, right 4) to DOM `buttons` bits (left 1, right 2, middle 4). */
@@ -43,6 +46,7 @@ export class CanvasSource implements SpiceSource {
   frames = 0;
   private pointer = { x: 0, y: 0 };
   private shift = false;
+  private stopAudio: (() => void) | null = null;
 
   constructor(
     readonly canvas: HTMLCanvasElement,
@@ -55,8 +59,15 @@ export class CanvasSource implements SpiceSource {
     this.input = this.inputSink();
   }
 
-  async attach(display: SpiceDisplay): Promise<void> {
+  /** A playback channel only when there is audio to play. */
+  get sound(): boolean {
+    return this.options.audio !== undefined;
+  }
+
+  async attach(display: SpiceDisplay, audio: SpiceAudio | null = null): Promise<void> {
     this.display = display;
+    const a = this.options.audio;
+    if (audio && a) this.stopAudio = a instanceof MediaStream ? await audio.connectStream(a) : await audio.connectNode(a);
     await this.sample();
     if (this.options.fps) this.timer = setInterval(() => void this.sample(), 1000 / this.options.fps);
     else {
@@ -73,6 +84,8 @@ export class CanvasSource implements SpiceSource {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.display = null;
+    this.stopAudio?.();
+    this.stopAudio = null;
   }
 
   /** Copies the canvas into the framebuffer and flushes; resizes the surface first if the canvas changed size. */

@@ -1,0 +1,71 @@
+/**
+ * The library's sound path: a `<spice-server>` serving a page canvas with a
+ * Web Audio node as its `audioSource` (an OscillatorNode in a 44.1 kHz
+ * context: tapped by an AudioWorklet, resampled to 48 kHz in the SoundWorker)
+ * is heard by spice-gtk at the oscillator's frequency; pushPcm() plays too.
+ */
+import { expect, test } from '@playwright/test';
+import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
+import { dominantFrequency, leftChannel, rmsLevel } from '../test/helpers/dominant-frequency.ts';
+import { startStack, type Stack } from './harness.ts';
+import { startSpiceGtkClient, type SpiceGtkClient } from './spice-gtk.ts';
+
+// An AudioContext renders only after a user gesture unless autoplay is allowed.
+test.use({ launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] } });
+
+let stack: Stack | undefined;
+let client: SpiceGtkClient | undefined;
+
+test.afterEach(async () => {
+  await client?.close();
+  await stack?.stop();
+  client = undefined;
+  stack = undefined;
+});
+
+test('a canvas source with a Web Audio node: spice-gtk hears the oscillator (FFT ±2 Hz); pushed PCM plays too', async ({ browser }) => {
+  stack = await startStack();
+  const page = await (await browser.newContext()).newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(m.text()));
+  await page.goto(`${stack.baseUrl}/element.html?relay=${encodeURIComponent(stack.relayUrl)}`);
+  await page.waitForFunction(() => document.querySelector<HTMLElementTagNameMap['spice-server']>('#canvas')?.sessionHost != null, null, { timeout: 60_000 });
+  await page.evaluate(async () => {
+    const el = document.querySelector<HTMLElementTagNameMap['spice-server']>('#canvas')!;
+    const ctx = new AudioContext({ sampleRate: 44100 });
+    const osc = new OscillatorNode(ctx, { frequency: 1000 });
+    const gain = new GainNode(ctx, { gain: 0.3 });
+    osc.connect(gain);
+    osc.start();
+    el.audioSource = gain;
+    await el.setSource('#art'); // restarts the session, now with sound
+  });
+  client = await startSpiceGtkClient({ port: stack.tcpPort, audio: true });
+  const c = client;
+  await expect.poll(async () => (await c.playback()).playing, { timeout: 15_000 }).toBe(true);
+  // Skip the first moments (the tap starts as the AudioContext starts rendering).
+  await expect.poll(async () => rmsLevel(leftChannel((await c.recordPlayback(100)).pcm)), { timeout: 15_000 }).toBeGreaterThan(0.1);
+  const rec = await c.recordPlayback(700);
+  const hz = dominantFrequency(leftChannel(rec.pcm), rec.rate);
+  expect(Math.abs(hz - 1000), `dominant frequency ${hz.toFixed(2)} Hz\n${logs.join('\n')}`).toBeLessThanOrEqual(2);
+
+  // pushPcm: stop the oscillator's feed, push 2 s of a 300 Hz sine in 20 ms blocks as a source would.
+  await page.evaluate(() => {
+    const el = document.querySelector<HTMLElementTagNameMap['spice-server']>('#canvas')!;
+    const audio = el.audio!;
+    void ((el.audioSource as GainNode).context as AudioContext).suspend();
+    let frame = 0;
+    const push = (): void => {
+      const block = new Int16Array(960 * 2);
+      for (let i = 0; i < 960; i++, frame++) block[2 * i] = block[2 * i + 1] = Math.round(8000 * Math.sin((2 * Math.PI * 300 * frame) / 48000));
+      audio.pushPcm(block, 48000, 2);
+      if (frame < 48000 * 4) setTimeout(push, 20);
+    };
+    push();
+  });
+  await expect
+    .poll(async () => dominantFrequency(leftChannel((await c.recordPlayback(400)).pcm), 48000), { timeout: 15_000 })
+    .toBeGreaterThan(298);
+  const pushed = dominantFrequency(leftChannel((await c.recordPlayback(400)).pcm), 48000);
+  expect(Math.abs(pushed - 300)).toBeLessThanOrEqual(2);
+});
