@@ -71,6 +71,19 @@ test('volume and mute set on the page reach spice-gtk', async () => {
   await expect.poll(async () => (await c.playback()).mute).toBe(false);
 });
 
+test("the demo page's level meter moves with the tone, and its sound switch mutes spice-gtk", async () => {
+  client = await startSpiceGtkClient({ port: session.stack().tcpPort, audio: true });
+  const c = client;
+  const page = session.host().page;
+  await expect.poll(() => page.locator('#sound-level').evaluate((m: HTMLMeterElement) => m.value)).toBeGreaterThan(0.2);
+  await expect(page.locator('#sound-info')).toContainText('tone 440 Hz');
+  await page.locator('#sound-on').uncheck();
+  await expect.poll(async () => (await c.playback()).mute).toBe(true);
+  await expect.poll(() => page.locator('#sound-level').evaluate((m: HTMLMeterElement) => m.value)).toBe(0);
+  await page.locator('#sound-on').check();
+  await expect.poll(async () => (await c.playback()).mute).toBe(false);
+});
+
 test('spice-html5 in Chromium plays the Opus stream: its audio element advances and decodes without error', async ({ browser }) => {
   const client = await openHtml5(browser, session.stack());
   try {

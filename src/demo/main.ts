@@ -13,6 +13,7 @@ import { preloadSource, type LoadProgress } from './loader.ts';
 import { MissingFileError, resolveSource, type ResolvedSource } from './source-params.ts';
 import { setUpSourcePanel } from './source-panel.ts';
 import { setUpVmControls } from './vm-panel.ts';
+import { setUpSoundPanel } from './sound-panel.ts';
 
 const log = createLogger('demo');
 const params = new URLSearchParams(location.search);
@@ -175,6 +176,7 @@ async function main(): Promise<void> {
       else state(`not serving: ${s.reason}`, 'error');
     });
     new LivePanel(host, { preview: !host.workload }).start();
+    setUpSoundPanel(host, () => serve('tone=440'));
     await setUpVmControls(host, source);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);

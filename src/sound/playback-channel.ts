@@ -60,6 +60,10 @@ export interface PlaybackStats {
   bytesByMode: Record<string, number>;
   volume: number[];
   mute: boolean;
+  /** Peak of the latest packet, 0..1 of full scale (the demo's level meter). */
+  level: number;
+  /** Connected clients per data mode ("raw", "opus"). */
+  clientsByMode: Record<string, number>;
 }
 
 export const MODE_NAMES: Record<number, string> = { [AudioDataMode.RAW]: 'raw', [AudioDataMode.OPUS]: 'opus' };
@@ -81,7 +85,8 @@ export class PlaybackChannel {
   /** The Opus encoder, when this thread has one (WebCodecs), created on first need. */
   opusFactory: ((emit: (time: number, packet: Uint8Array) => void) => PacketEncoder) | null = null;
   private opus: PacketEncoder | null = null;
-  readonly stats: Omit<PlaybackStats, 'active' | 'clients' | 'volume' | 'mute'> = {
+  private level = 0;
+  readonly stats: Omit<PlaybackStats, 'active' | 'clients' | 'volume' | 'mute' | 'level' | 'clientsByMode'> = {
     packetsMade: 0,
     packetsSkipped: 0,
     packetsDropped: 0,
@@ -162,6 +167,9 @@ export class PlaybackChannel {
     this.packets++;
     this.stats.packetsMade++;
     this.source!.read(this.pcm);
+    let peak = 0;
+    for (let i = 0; i < this.pcm.length; i++) peak = Math.max(peak, Math.abs(this.pcm[i]!));
+    this.level = peak / 32768;
     let wantOpus = false;
     for (const c of this.clients) {
       if (c.mode === AudioDataMode.RAW) c.sendData(time, new Uint8Array(this.pcm.buffer, 0, this.pcm.byteLength));
@@ -181,6 +189,8 @@ export class PlaybackChannel {
   }
 
   snapshot(): PlaybackStats {
+    const clientsByMode: Record<string, number> = {};
+    for (const c of this.clients) clientsByMode[MODE_NAMES[c.mode]!] = (clientsByMode[MODE_NAMES[c.mode]!] ?? 0) + 1;
     return {
       ...this.stats,
       bytesByMode: { ...this.stats.bytesByMode },
@@ -188,6 +198,8 @@ export class PlaybackChannel {
       clients: this.clients.size,
       volume: [...this.volume],
       mute: this.mute,
+      level: this.active ? this.level : 0,
+      clientsByMode,
     };
   }
 
