@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: measures the display path on a fixed corpus and prints one
  * table (also written to bench/results.json with the machine it ran on):
- * codec throughput and ratio, change detection time per frame.
+ * codec throughput and ratio, change detection time per frame, the relay,
+ * sound (bench/sound.ts) and end to end to the real clients.
  */
 import { cpus, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -116,6 +117,10 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--no-relay')) {
     const { relayRows } = await import('./relay.ts');
     rows.push(...(await relayRows()));
+  }
+  if (!process.argv.includes('--no-sound')) {
+    const { soundRows } = await import('./sound.ts');
+    rows.push(...(await soundRows()));
   }
   if (!process.argv.includes('--no-e2e')) {
     const { e2eRows } = await import('./e2e.ts');

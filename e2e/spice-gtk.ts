@@ -40,7 +40,9 @@ export type SpiceGtkCommand =
   | { cmd: 'button'; button: number; down: boolean }
   | { cmd: 'screenshot'; path: string }
   | { cmd: 'playback' }
-  | { cmd: 'record-playback'; path: string; ms: number };
+  | { cmd: 'record-playback'; path: string; ms: number }
+  | { cmd: 'watch-playback' }
+  | { cmd: 'playback-arrivals' };
 
 export interface SpiceGtkReply {
   ok: boolean;
@@ -121,6 +123,10 @@ export interface SpiceGtkClient {
   playback(): Promise<PlaybackState>;
   /** The next `ms` of decoded playback PCM (S16LE interleaved), as spice-gtk handed it out. */
   recordPlayback(ms: number): Promise<{ pcm: Uint8Array; channels: number; rate: number }>;
+  /** Starts recording when each playback-data arrives (restarting at every playback-start). */
+  watchPlayback(): Promise<void>;
+  /** Stops recording; returns [epoch ms, bytes] per playback-data since the latest START. */
+  playbackArrivals(): Promise<Array<[number, number]>>;
   /** Quits the script (SIGKILL if it does not exit in time). Idempotent. */
   close(): Promise<void>;
   /** Resolves with the exit code once the script has exited. */
@@ -327,6 +333,12 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     async playback() {
       const { ok: _ok, ...state } = await call({ cmd: 'playback' });
       return state as unknown as PlaybackState;
+    },
+    async watchPlayback() {
+      await call({ cmd: 'watch-playback' });
+    },
+    async playbackArrivals() {
+      return (await call({ cmd: 'playback-arrivals' }, 60_000)).arrivals as Array<[number, number]>;
     },
     async recordPlayback(ms) {
       const dir = await mkdtemp(join(tmpdir(), 'spice-gtk-'));

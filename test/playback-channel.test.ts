@@ -161,6 +161,7 @@ describe('playback channel', () => {
         emit(time, new Uint8Array([0xfc, 1, 2]));
       },
       close: () => {},
+      busyMs: 0,
     });
     ch.start(new TestTone(440));
     const opus = connect(ch, SPICE_GTK_CAPS, 1);

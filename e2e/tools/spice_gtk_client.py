@@ -35,6 +35,8 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"record-playback","path":P,"ms":N}   -> {"ok":true,"bytes":N,"channels":C,"rate":R} once N ms of
                                                    playback-data (S16 PCM, decoded from Opus if it came so)
                                                    arrived after the command; written raw to P
+    {"cmd":"watch-playback"} / {"cmd":"playback-arrivals"}  start / stop-and-report [[epoch ms, bytes], …],
+                                                   one per playback-data since the latest playback-start
     {"cmd":"quit"}                              -> {"ok":true}, then exit 0 (so does EOF on stdin)
 
 With --audio the session enables audio and the playback channel is
@@ -251,7 +253,19 @@ class Client:
     audio = {'starts': 0, 'stops': 0, 'playing': False, 'format': 0, 'channels': 0, 'rate': 0, 'bytes': 0}
     recording = None  # (bytearray, bytes wanted, path, done) while record-playback waits
 
+    arrivals = None  # [[epoch ms, bytes], …] while watching playback
+
+    def cmd_watch_playback(self, _cmd, done):
+        self.arrivals = []
+        done()
+
+    def cmd_playback_arrivals(self, _cmd, done):
+        arrivals, self.arrivals = self.arrivals or [], None
+        done({'arrivals': arrivals})
+
     def on_playback_start(self, _channel, fmt, channels, rate):
+        if self.arrivals is not None:
+            self.arrivals = []  # count from this START: its first data is packet 0
         self.audio = dict(self.audio, starts=self.audio['starts'] + 1, playing=True,
                           format=fmt, channels=channels, rate=rate)
 
@@ -260,6 +274,8 @@ class Client:
 
     def on_playback_data(self, _channel, data, size):
         self.audio['bytes'] += size
+        if self.arrivals is not None:
+            self.arrivals.append([time.time() * 1000.0, size])
         if self.recording is None or not data or size <= 0:
             return
         buf, want, path, done = self.recording

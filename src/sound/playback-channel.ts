@@ -45,6 +45,8 @@ export interface PacketEncoder {
   readonly mode: number;
   /** Codes one packet; `emit` is called with the packet (in order, possibly asynchronously). */
   encode(pcm: Int16Array, time: number): void;
+  /** Ms of this thread spent in encode() so far. */
+  readonly busyMs: number;
   close(): void;
 }
 
@@ -64,6 +66,10 @@ export interface PlaybackStats {
   level: number;
   /** Connected clients per data mode ("raw", "opus"). */
   clientsByMode: Record<string, number>;
+  /** Wall-clock ms of the latest START: packet n holds the audio of startedAt + 10·n ms (null while stopped). */
+  startedAt: number | null;
+  /** Opus packets coded so far, and the ms this thread spent handing them to the encoder. */
+  opus: { packets: number; busyMs: number };
 }
 
 export const MODE_NAMES: Record<number, string> = { [AudioDataMode.RAW]: 'raw', [AudioDataMode.OPUS]: 'opus' };
@@ -86,7 +92,9 @@ export class PlaybackChannel {
   opusFactory: ((emit: (time: number, packet: Uint8Array) => void) => PacketEncoder) | null = null;
   private opus: PacketEncoder | null = null;
   private level = 0;
-  readonly stats: Omit<PlaybackStats, 'active' | 'clients' | 'volume' | 'mute' | 'level' | 'clientsByMode'> = {
+  private opusPackets = 0;
+  private opusBusyMs = 0;
+  readonly stats: Omit<PlaybackStats, 'active' | 'clients' | 'volume' | 'mute' | 'level' | 'clientsByMode' | 'startedAt' | 'opus'> = {
     packetsMade: 0,
     packetsSkipped: 0,
     packetsDropped: 0,
@@ -123,9 +131,15 @@ export class PlaybackChannel {
     this.source = null;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    this.opus?.close();
-    this.opus = null;
+    this.closeOpus();
     for (const c of this.clients) c.sendStop();
+  }
+
+  private closeOpus(): void {
+    if (!this.opus) return;
+    this.opusBusyMs += this.opus.busyMs;
+    this.opus.close();
+    this.opus = null;
   }
 
   setVolume(volume: readonly number[]): void {
@@ -180,6 +194,7 @@ export class PlaybackChannel {
         for (const c of this.clients) if (c.mode === AudioDataMode.OPUS) c.sendData(t, packet);
       });
       this.opus.encode(this.pcm, time);
+      this.opusPackets++;
     }
   }
 
@@ -200,6 +215,8 @@ export class PlaybackChannel {
       mute: this.mute,
       level: this.active ? this.level : 0,
       clientsByMode,
+      startedAt: this.active ? this.startedAt : null,
+      opus: { packets: this.opusPackets, busyMs: this.opusBusyMs + (this.opus?.busyMs ?? 0) },
     };
   }
 
