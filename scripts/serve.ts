@@ -49,6 +49,8 @@ export interface ServeOptions {
   jpeg: string | null;
   /** `--tone HZ`: the test pattern plays a sine of HZ on the playback channel. */
   toneHz: number | null;
+  /** `--sound`: clients hear the VM's Sound Blaster 16. */
+  vmSound: boolean;
   /** `--tls-cert` / `--tls-key` (both or neither): https page, wss relay, SPICE TLS port. */
   tlsCert: string | null;
   tlsKey: string | null;
@@ -103,6 +105,8 @@ export const SERVE_HELP = `Options:
                        they stay unchanged for a second)
   --tone HZ            the test pattern plays a sine of HZ (20..20000) to clients'
                        playback channels (default: no sound, no playback channel)
+  --sound              with a VM: clients hear its Sound Blaster 16 (a playback channel
+                       is offered; default off)
   --tls-cert FILE      PEM certificate: the page is served over https, the relay over
   --tls-key FILE       wss (same ports), and a SPICE TLS port opens; the key is its
                        private key (read by this process only, never served or logged)
@@ -136,6 +140,7 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     streaming: null,
     jpeg: null,
     toneHz: null,
+    vmSound: false,
     tlsCert: null,
     tlsKey: null,
     tlsPort: 5901,
@@ -250,6 +255,9 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
         o.jpeg = v;
         break;
       }
+      case '--sound':
+        o.vmSound = true;
+        break;
       case '--tone':
         o.toneHz = parseToneHz(value() ?? '');
         break;
@@ -351,6 +359,7 @@ export function guestQuery(o: ServeOptions, files: Map<string, string>): URLSear
   if (o.streaming) q.set('streaming', o.streaming);
   if (o.jpeg) q.set('jpeg', o.jpeg);
   if (o.toneHz !== null) q.set('tone', String(o.toneHz));
+  if (o.vmSound) q.set('sound', '1');
   return q;
 }
 

@@ -84,7 +84,7 @@ function downloadProgress(p: LoadProgress): void {
 /** Reloads the page serving another source; connection settings are kept. */
 function serve(query: string): void {
   const next = new URLSearchParams(query);
-  for (const k of ['relay', 'session', 'log', 'compression', 'streaming', 'jpeg']) {
+  for (const k of ['relay', 'session', 'log', 'compression', 'streaming', 'jpeg', 'sound']) {
     const v = params.get(k);
     if (v !== null) next.set(k, v);
   }

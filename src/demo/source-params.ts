@@ -5,7 +5,7 @@
  * - `fda=URL` | `hda=URL` | `cdrom=URL` | `bzimage=URL&initrd=URL&cmdline=…`: images by URL;
  * - `vm=bios`: the BIOS alone;
  * - nothing: the test pattern (`tone=HZ` adds its test signal, a sine of HZ).
- * `memory=MB`, `bios=URL`, `vgabios=URL` adjust a VM.
+ * `memory=MB`, `bios=URL`, `vgabios=URL` adjust a VM; `sound=1` lets clients hear its Sound Blaster 16.
  */
 import type { SourceSpec } from '../host/session-host.ts';
 import type { GuestImage } from '../sources/v86/v86-api.ts';
@@ -104,7 +104,11 @@ export async function resolveSource(params: URLSearchParams): Promise<ResolvedSo
   await mustExist(bios, biosFix);
   await mustExist(vgaBios, biosFix);
   return {
-    spec: { kind: 'v86', vm: { bios: { url: bios }, vgaBios: { url: vgaBios }, ...images, cmdline, memoryMB } },
+    spec: {
+      kind: 'v86',
+      vm: { bios: { url: bios }, vgaBios: { url: vgaBios }, ...images, cmdline, memoryMB },
+      ...(params.get('sound') === '1' && { sound: true }),
+    },
     key,
     title,
   };

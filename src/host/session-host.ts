@@ -40,7 +40,12 @@ export type SourceSpec =
       tone?: number;
     }
   | { kind: 'workload'; workload: Workload; width?: number; height?: number; fps?: number }
-  | { kind: 'v86'; vm: Omit<V86StartOptions, 'memory'> };
+  | {
+      kind: 'v86';
+      vm: Omit<V86StartOptions, 'memory'>;
+      /** Clients hear the guest's Sound Blaster 16 (a playback channel is offered). Default false. */
+      sound?: boolean;
+    };
 
 export interface SessionHostOptions {
   /** The relay's WebSocket base URL, e.g. ws://127.0.0.1:8765. */
@@ -156,7 +161,8 @@ export class SessionHost {
     const inputs = new RecordingInputSink();
     const tone = !custom && spec.kind === 'test-pattern' ? (spec.tone ?? null) : null;
     // Sound only when the source makes some: a listed playback channel costs spice-html5 its cursor channel.
-    const sound = tone !== null || custom?.sound === true ? SoundDispatcher.create() : null;
+    const vmSound = !custom && spec.kind === 'v86' && spec.sound === true;
+    const sound = tone !== null || vmSound || custom?.sound === true ? SoundDispatcher.create() : null;
     const server = await SpiceServer.create({
       password: opts.password ?? null,
       worker,
@@ -206,6 +212,7 @@ export class SessionHost {
         },
       );
       inputs.next = host.vm;
+      if (vmSound && host.audio) await host.vm.attachSound(host.audio.openFeed('Sound Blaster 16'));
     }
     // View-only: every event is still recorded (and visible in stats), none reaches the source.
     if (opts.viewOnly) inputs.next = null;

@@ -36,6 +36,8 @@ export class PcmFeed implements PcmSource {
   private pos = 1;
   private last: [number, number] = [0, 0];
   framesIn = 0;
+  /** Wall-clock ms of the latest block (0: none yet). */
+  lastPushAt = 0;
   framesDropped = 0;
   underruns = 0;
 
@@ -50,6 +52,7 @@ export class PcmFeed implements PcmSource {
     if (!(m.sampleRate >= 8000 && m.sampleRate <= 192_000)) {
       throw new Error(`audio feed ${this.name}: expected a sample rate of 8000..192000 Hz, got ${m.sampleRate}`);
     }
+    this.lastPushAt = Date.now();
     if (m.kind === 'f32') {
       const [l, r = l] = m.channels;
       if (!l) throw new Error(`audio feed ${this.name}: expected 1 or 2 channels of samples, got none`);

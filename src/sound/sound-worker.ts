@@ -22,6 +22,13 @@ import { WebCodecsOpusEncoder, opusEncoderSupported } from './opus-encoder.ts';
 
 const log = createLogger('sound-worker');
 
+/**
+ * A feed that sent nothing for this long is idle; with every input idle,
+ * playback stops (clients hear STOP and release their audio device), as
+ * spice-server stops when QEMU's voice goes quiet. The next block starts it.
+ */
+const FEED_IDLE_MS = 500;
+
 /** The SoundWorker's side of the sound dispatcher. */
 export interface SoundWorkerApi extends ChannelWorkerApi {
   /** `mediaClockEpoch`: the media clock's zero (wall-clock ms), the one video frames are stamped on. */
@@ -53,6 +60,7 @@ export class SoundWorker implements SoundWorkerApi {
   private readonly mixer = new PcmMixer();
   private tone: TestTone | null = null;
   private readonly feeds = new Set<PcmFeed>();
+  private idleTimer: ReturnType<typeof setInterval> | null = null;
 
   async init(main: MainDispatcherApi, mediaClockEpoch: number): Promise<void> {
     this.sessions.main = main;
@@ -89,6 +97,7 @@ export class SoundWorker implements SoundWorkerApi {
       if (ev.data.kind === 'end') return end('its source stopped');
       try {
         feed.push(ev.data);
+        if (!this.playback.active) this.mixerChanged();
       } catch (e) {
         log.warn((e as Error).message);
         end('bad block');
@@ -99,10 +108,22 @@ export class SoundWorker implements SoundWorkerApi {
     this.mixerChanged();
   }
 
-  /** Playback runs while something feeds the mixer: START with the first input, STOP after the last. */
+  /** Whether anything plays: the tone, or a feed that sent audio lately. */
+  private audible(): boolean {
+    const now = Date.now();
+    return this.tone !== null || [...this.feeds].some((f) => f.lastPushAt > 0 && now - f.lastPushAt < FEED_IDLE_MS);
+  }
+
+  /** Playback runs while something plays: START when it begins, STOP once every input is idle or gone. */
   private mixerChanged(): void {
-    if (this.mixer.size > 0) this.playback.start(this.mixer);
-    else this.playback.stop();
+    if (this.audible()) {
+      this.playback.start(this.mixer);
+      this.idleTimer ??= setInterval(() => this.mixerChanged(), FEED_IDLE_MS / 5);
+      return;
+    }
+    this.playback.stop();
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
+    this.idleTimer = null;
   }
 
   async setVolume(volume: number[]): Promise<void> {
@@ -140,6 +161,8 @@ export class SoundWorker implements SoundWorkerApi {
   }
 
   async shutdown(): Promise<void> {
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
+    this.idleTimer = null;
     this.playback.shutdown();
     for (const id of this.sessions.sessionIds()) this.sessions.disconnect(id);
   }
