@@ -7,29 +7,16 @@
 import { expect, test } from '@playwright/test';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
 import { dominantFrequency, leftChannel, rmsLevel } from '../test/helpers/dominant-frequency.ts';
-import { startStack, type Stack } from './harness.ts';
-import { startSpiceGtkClient, type SpiceGtkClient } from './spice-gtk.ts';
+import { openElementPage, useOwnSession } from './element-sound.ts';
+import { startSpiceGtkClient } from './spice-gtk.ts';
 
 // An AudioContext renders only after a user gesture unless autoplay is allowed.
 test.use({ launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] } });
 
-let stack: Stack | undefined;
-let client: SpiceGtkClient | undefined;
-
-test.afterEach(async () => {
-  await client?.close();
-  await stack?.stop();
-  client = undefined;
-  stack = undefined;
-});
+const own = useOwnSession();
 
 test('a canvas source with a Web Audio node: spice-gtk hears the oscillator (FFT ±2 Hz); pushed PCM plays too', async ({ browser }) => {
-  stack = await startStack();
-  const page = await (await browser.newContext()).newPage();
-  const logs: string[] = [];
-  page.on('console', (m) => logs.push(m.text()));
-  await page.goto(`${stack.baseUrl}/element.html?relay=${encodeURIComponent(stack.relayUrl)}`);
-  await page.waitForFunction(() => document.querySelector<HTMLElementTagNameMap['spice-server']>('#canvas')?.sessionHost != null, null, { timeout: 60_000 });
+  const { stack, page, logs } = await openElementPage(browser, own);
   await page.evaluate(async () => {
     const el = document.querySelector<HTMLElementTagNameMap['spice-server']>('#canvas')!;
     const ctx = new AudioContext({ sampleRate: 44100 });
@@ -40,8 +27,7 @@ test('a canvas source with a Web Audio node: spice-gtk hears the oscillator (FFT
     el.audioSource = gain;
     await el.setSource('#art'); // restarts the session, now with sound
   });
-  client = await startSpiceGtkClient({ port: stack.tcpPort, audio: true });
-  const c = client;
+  const c = (own.client = await startSpiceGtkClient({ port: stack.tcpPort, audio: true }));
   await expect.poll(async () => (await c.playback()).playing, { timeout: 15_000 }).toBe(true);
   // Skip the first moments (the tap starts as the AudioContext starts rendering).
   await expect.poll(async () => rmsLevel(leftChannel((await c.recordPlayback(100)).pcm)), { timeout: 15_000 }).toBeGreaterThan(0.1);

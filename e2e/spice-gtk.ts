@@ -41,6 +41,8 @@ export type SpiceGtkCommand =
   | { cmd: 'screenshot'; path: string }
   | { cmd: 'playback' }
   | { cmd: 'record-playback'; path: string; ms: number }
+  | { cmd: 'record' }
+  | { cmd: 'record-send'; hz: number; ms: number }
   | { cmd: 'watch-playback' }
   | { cmd: 'playback-arrivals' };
 
@@ -123,6 +125,10 @@ export interface SpiceGtkClient {
   playback(): Promise<PlaybackState>;
   /** The next `ms` of decoded playback PCM (S16LE interleaved), as spice-gtk handed it out. */
   recordPlayback(ms: number): Promise<{ pcm: Uint8Array; channels: number; rate: number }>;
+  /** The record channel as spice-gtk sees it: whether the server asked for the microphone. */
+  record(): Promise<{ starts: number; stops: number; capturing: boolean; channels: number; rate: number }>;
+  /** Sends `ms` of a sine of `hz` as microphone audio, through spice-gtk's record channel. */
+  recordSend(hz: number, ms: number): Promise<number>;
   /** Starts recording when each playback-data arrives (restarting at every playback-start). */
   watchPlayback(): Promise<void>;
   /** Stops recording; returns [epoch ms, bytes] per playback-data since the latest START. */
@@ -333,6 +339,13 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     async playback() {
       const { ok: _ok, ...state } = await call({ cmd: 'playback' });
       return state as unknown as PlaybackState;
+    },
+    async record() {
+      const { ok: _ok, ...state } = await call({ cmd: 'record' });
+      return state as unknown as { starts: number; stops: number; capturing: boolean; channels: number; rate: number };
+    },
+    async recordSend(hz, ms) {
+      return (await call({ cmd: 'record-send', hz, ms }, ms + 20_000)).bytes as number;
     },
     async watchPlayback() {
       await call({ cmd: 'watch-playback' });

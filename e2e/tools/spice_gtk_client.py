@@ -37,6 +37,9 @@ A command's "id", if given, is copied into its reply. Commands:
                                                    arrived after the command; written raw to P
     {"cmd":"watch-playback"} / {"cmd":"playback-arrivals"}  start / stop-and-report [[epoch ms, bytes], …],
                                                    one per playback-data since the latest playback-start
+    {"cmd":"record"}                            -> {"ok":true,"starts":N,"stops":N,"capturing":B,"channels":C,"rate":R}
+    {"cmd":"record-send","hz":H,"ms":N}         -> {"ok":true,"bytes":N} after sending N ms of a sine of H Hz
+                                                   as microphone audio (spice_record_channel_send_data)
     {"cmd":"quit"}                              -> {"ok":true}, then exit 0 (so does EOF on stdin)
 
 With --audio the session enables audio and the playback channel is
@@ -69,6 +72,7 @@ internal error. The reason is always printed on stderr.
 import argparse
 import ctypes
 import json
+import math
 import os
 import time
 import sys
@@ -216,6 +220,10 @@ class Client:
             GObject.Object.connect(channel, 'cursor-set', self.on_cursor_set)
             GObject.Object.connect(channel, 'cursor-move', self.on_cursor_move)
             GObject.Object.connect(channel, 'cursor-hide', self.on_cursor_hide)
+        elif isinstance(channel, Spice.RecordChannel):
+            self.record = channel
+            GObject.Object.connect(channel, 'record-start', self.on_record_start)
+            GObject.Object.connect(channel, 'record-stop', self.on_record_stop)
         elif isinstance(channel, Spice.PlaybackChannel):
             self.playback = channel
             GObject.Object.connect(channel, 'playback-start', self.on_playback_start)
@@ -285,6 +293,41 @@ class Client:
             with open(path, 'wb') as f:
                 f.write(buf)
             done({'bytes': len(buf), 'channels': self.audio['channels'], 'rate': self.audio['rate']})
+
+    # Record channel: the server asks for the microphone (record-start); record-send plays one.
+    record = None
+    mic = {'starts': 0, 'stops': 0, 'capturing': False, 'channels': 0, 'rate': 0}
+
+    def on_record_start(self, _channel, _fmt, channels, rate):
+        self.mic = dict(self.mic, starts=self.mic['starts'] + 1, capturing=True, channels=channels, rate=rate)
+
+    def on_record_stop(self, _channel):
+        self.mic = dict(self.mic, stops=self.mic['stops'] + 1, capturing=False)
+
+    def cmd_record(self, _cmd, done):
+        if self.record is None:
+            raise CommandError('no record channel (start with --audio; the server must offer one)')
+        done(dict(self.mic))
+
+    def cmd_record_send(self, cmd, done):
+        if not self.mic['capturing']:
+            raise CommandError('the server has not asked for the microphone (no record-start)')
+        hz = float(cmd.get('hz', 440))
+        ms = to_int(cmd.get('ms'), 'ms')
+        rate, channels = self.mic['rate'], self.mic['channels']
+        frames = rate * ms // 1000
+        chunk = rate // 100  # 10 ms, as an audio backend captures
+        sent = 0
+        for start in range(0, frames, chunk):
+            n = min(chunk, frames - start)
+            buf = (ctypes.c_int16 * (n * channels))()
+            for i in range(n):
+                v = int(8000 * math.sin(2 * math.pi * hz * (start + i) / rate))
+                for c in range(channels):
+                    buf[i * channels + c] = v
+            self.record.send_data(ctypes.addressof(buf), ctypes.sizeof(buf), int(time.time() * 1000) & 0xffffffff)
+            sent += ctypes.sizeof(buf)
+        self.flushed(self.record, done, {'bytes': sent})
 
     def playback_volume(self):
         """The levels spice-gtk took from the last VOLUME (its "volume" property, a guint16 array)."""

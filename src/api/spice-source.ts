@@ -101,6 +101,12 @@ export interface SpiceSource {
   attach(display: SpiceDisplay, audio: SpiceAudio | null): Promise<void> | void;
   /** True: the session offers clients a playback channel and hands {@link attach} a {@link SpiceAudio}. */
   readonly sound?: boolean;
+  /**
+   * Takes clients' microphones: the session offers the record channel, asks
+   * every client that links it to capture, and calls this with what each
+   * sends (interleaved S16, 48 kHz stereo, in the client's packets).
+   */
+  microphone?(samples: Int16Array, sampleRate: number, channels: number): void;
   /** Called when the session stops. */
   detach?(): Promise<void> | void;
   /** Where clients' keys and mouse go; absent: clients only watch. */

@@ -26,6 +26,7 @@ import type { JpegMode } from '../worker/image-encoder.ts';
 import { SoundDispatcher } from '../sound/sound-dispatcher.ts';
 import type { SoundWorkerStats } from '../sound/sound-worker.ts';
 import { SessionAudio } from '../sound/session-audio.ts';
+import type { RecordedPcm } from '../sound/record-channel.ts';
 
 const log = createLogger('session-host');
 
@@ -162,7 +163,9 @@ export class SessionHost {
     const tone = !custom && spec.kind === 'test-pattern' ? (spec.tone ?? null) : null;
     // Sound only when the source makes some: a listed playback channel costs spice-html5 its cursor channel.
     const vmSound = !custom && spec.kind === 'v86' && spec.sound === true;
-    const sound = tone !== null || vmSound || custom?.sound === true ? SoundDispatcher.create() : null;
+    const mic = typeof custom?.microphone === 'function';
+    const sound = tone !== null || vmSound || custom?.sound === true || mic ? SoundDispatcher.create() : null;
+    if (sound) sound.record = mic;
     const server = await SpiceServer.create({
       password: opts.password ?? null,
       worker,
@@ -186,6 +189,12 @@ export class SessionHost {
     if (custom) {
       await custom.attach(new SessionDisplay(new QxlProducer(device), (w, h) => worker.createPrimary(w, h)), host.audio);
       host.custom = custom;
+      if (mic && sound) {
+        // Microphone audio arrives on a port of its own, straight from the SoundWorker.
+        const { port1, port2 } = new MessageChannel();
+        port1.onmessage = (ev: MessageEvent<RecordedPcm>) => custom.microphone?.(ev.data.samples, ev.data.sampleRate, ev.data.channels);
+        await sound.listenMicrophone(port2);
+      }
       inputs.next = custom.input ?? null;
     } else if (spec.kind === 'test-pattern') {
       const pattern = new TestPatternSource(new QxlProducer(device), {

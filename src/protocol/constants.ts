@@ -237,3 +237,12 @@ export const AudioDataMode = { INVALID: 0, RAW: 1, CELT_0_5_1: 2, OPUS: 3 } as c
 
 /** SPICE_AUDIO_FMT_*: the sample format START announces (S16 is the only one). */
 export const AudioFormat = { S16: 1 } as const;
+
+/** Record channel, server → client. */
+export const MsgRecord = { START: 101, STOP: 102, VOLUME: 103, MUTE: 104 } as const;
+
+/** Record channel, client → server. */
+export const MsgcRecord = { DATA: 101, MODE: 102, START_MARK: 103 } as const;
+
+/** Record channel capability bits. */
+export const RecordCap = { CELT_0_5_1: 0, VOLUME: 1, OPUS: 2 } as const;

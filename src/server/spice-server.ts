@@ -38,10 +38,12 @@ export interface WorkerChannels {
   primarySurface(): SurfaceSize | null;
 }
 
-/** The SoundWorker as the server sees it (ClientCbs for playback). */
+/** The SoundWorker as the server sees it (ClientCbs for playback and record). */
 export interface SoundChannels {
   connect(req: ChannelConnectRequest): Promise<void>;
   disconnect(sessionId: number): Promise<void>;
+  /** Whether the source takes clients' microphones (the record channel is offered). */
+  readonly record?: boolean;
 }
 
 /** Decides on a client's decrypted ticket (null: it did not decrypt) for the connection `offer`. */
@@ -139,6 +141,7 @@ export class SpiceServer implements MainDispatcherApi {
       { type: ChannelType.CURSOR, id: 0 },
       // Only with sound: spice-html5 files a listed playback channel in place of its cursor one (spice-wire.md §15, 20).
       ...(this.opts.sound ? [{ type: ChannelType.PLAYBACK, id: 0 }] : []),
+      ...(this.opts.sound?.record ? [{ type: ChannelType.RECORD, id: 0 }] : []),
     ];
   }
 
@@ -292,7 +295,7 @@ export class SpiceServer implements MainDispatcherApi {
       icc.start();
       return;
     }
-    // Display and cursor run in the RedWorker, playback in the SoundWorker: move the
+    // Display and cursor run in the RedWorker, playback and record in the SoundWorker: move the
     // connection there so their traffic never passes through this thread.
     client.addRemoteChannel(type, mess.channelId);
     void this.handOff(client, stream, reader, mess, miniHeader, who);
@@ -313,7 +316,8 @@ export class SpiceServer implements MainDispatcherApi {
       const leftover = new Uint8Array(early.byteLength + late.byteLength);
       leftover.set(early);
       leftover.set(late, early.byteLength);
-      const target = mess.channelType === ChannelType.PLAYBACK && this.opts.sound ? this.opts.sound : this.opts.worker;
+      const audio = mess.channelType === ChannelType.PLAYBACK || mess.channelType === ChannelType.RECORD;
+      const target = audio && this.opts.sound ? this.opts.sound : this.opts.worker;
       await target.connect({
         sessionId: client.sessionId,
         channelType: mess.channelType,

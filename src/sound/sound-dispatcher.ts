@@ -8,6 +8,9 @@ import { ChannelWorkerDispatcher, type MainDispatcherApi } from '../server/dispa
 import type { SoundWorkerApi, SoundWorkerStats } from './sound-worker.ts';
 
 export class SoundDispatcher extends ChannelWorkerDispatcher<SoundWorkerApi> {
+  /** Set before the server starts: clients are offered the record channel (the source takes microphones). */
+  record = false;
+
   /** Starts a SoundWorker in its own Web Worker. */
   static create(): SoundDispatcher {
     return new SoundDispatcher(new Worker(new URL('./sound-worker.ts', import.meta.url), { type: 'module', name: 'sound-worker' }));
@@ -24,6 +27,11 @@ export class SoundDispatcher extends ChannelWorkerDispatcher<SoundWorkerApi> {
   /** Hands the SoundWorker the receiving end of an audio feed (see PcmFeedMessage). */
   attachFeed(port: MessagePort, name: string): Promise<void> {
     return this.remote.attachFeed(Comlink.transfer(port, [port]), name);
+  }
+
+  /** Clients' microphones to `port` (null: off). */
+  listenMicrophone(port: MessagePort | null): Promise<void> {
+    return this.remote.listenMicrophone(port ? Comlink.transfer(port, [port]) : null);
   }
 
   setVolume(volume: number[]): Promise<void> {

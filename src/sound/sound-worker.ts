@@ -1,6 +1,6 @@
 /**
- * SoundWorker: the Web Worker that runs the playback channel (spice-server's
- * sound.cpp channels). Audio has its own thread because it must keep a 10 ms
+ * SoundWorker: the Web Worker that runs the playback and record channels
+ * (spice-server's sound.cpp channels). Audio has its own thread because it must keep a 10 ms
  * cadence: in the RedWorker it would wait behind image encoding (a full-frame
  * QUIC or JPEG takes tens of milliseconds), and the page's main thread runs
  * the link stage, the sources and the page itself. Like the RedWorker it
@@ -18,6 +18,7 @@ import { PlaybackChannel, PlaybackChannelClient, type PlaybackStats } from './pl
 import { TestTone } from './test-tone.ts';
 import { PcmFeed, type PcmFeedMessage } from './pcm-feed.ts';
 import { PcmMixer } from './pcm-mixer.ts';
+import { RecordChannel, RecordChannelClient } from './record-channel.ts';
 import { WebCodecsOpusEncoder, opusEncoderSupported } from './opus-encoder.ts';
 
 const log = createLogger('sound-worker');
@@ -40,6 +41,11 @@ export interface SoundWorkerApi extends ChannelWorkerApi {
    * `end`; feeds, the tone and any others are mixed. `name` is for logs.
    */
   attachFeed(port: MessagePort, name: string): Promise<void>;
+  /**
+   * Clients' microphones go to `port` (RecordedPcm messages) while it is set:
+   * every record client is asked to capture. null stops it.
+   */
+  listenMicrophone(port: MessagePort | null): Promise<void>;
   /** Per-channel volume 0..65535, sent to clients (VOLUME). */
   setVolume(volume: number[]): Promise<void>;
   setMute(mute: boolean): Promise<void>;
@@ -48,6 +54,8 @@ export interface SoundWorkerApi extends ChannelWorkerApi {
 
 export interface SoundWorkerStats {
   playback: PlaybackStats;
+  /** Record clients connected, and microphone bytes received. */
+  record: { clients: number; bytesIn: number; listening: boolean };
   sessions: number;
   /** What plays: "tone 440 Hz", feed names. */
   inputs: string[];
@@ -56,6 +64,8 @@ export interface SoundWorkerStats {
 
 export class SoundWorker implements SoundWorkerApi {
   readonly playback = new PlaybackChannel();
+  readonly record = new RecordChannel();
+  private micPort: MessagePort | null = null;
   private readonly sessions = new WorkerSessions();
   private readonly mixer = new PcmMixer();
   private tone: TestTone | null = null;
@@ -134,15 +144,28 @@ export class SoundWorker implements SoundWorkerApi {
     this.playback.setMute(mute);
   }
 
+  async listenMicrophone(port: MessagePort | null): Promise<void> {
+    this.micPort?.close();
+    this.micPort = port;
+    this.record.listen(port ? (pcm) => port.postMessage(pcm, [pcm.samples.buffer]) : null);
+    log.info(port ? 'the source listens to clients\' microphones' : 'microphones off');
+  }
+
   async connectChannel(req: ChannelConnectRequest): Promise<void> {
     await this.sessions.connect(req, (stream, opts) => {
-      if (req.channelType !== ChannelType.PLAYBACK) {
-        throw new Error(`SoundWorker runs the playback channel, not ${channelTypeName(req.channelType)}`);
+      if (req.channelType === ChannelType.PLAYBACK) {
+        const pcc = new PlaybackChannelClient(stream, opts, this.playback);
+        this.playback.clients.add(pcc);
+        pcc.onDisconnect(() => this.playback.clients.delete(pcc));
+        return pcc;
       }
-      const pcc = new PlaybackChannelClient(stream, opts, this.playback);
-      this.playback.clients.add(pcc);
-      pcc.onDisconnect(() => this.playback.clients.delete(pcc));
-      return pcc;
+      if (req.channelType === ChannelType.RECORD) {
+        const rcc = new RecordChannelClient(stream, opts, this.record);
+        this.record.clients.add(rcc);
+        rcc.onDisconnect(() => this.record.clients.delete(rcc));
+        return rcc;
+      }
+      throw new Error(`SoundWorker runs the playback and record channels, not ${channelTypeName(req.channelType)}`);
     });
   }
 
@@ -154,6 +177,7 @@ export class SoundWorker implements SoundWorkerApi {
     const feeds = [...this.feeds];
     return {
       playback: this.playback.snapshot(),
+      record: { clients: this.record.clients.size, bytesIn: this.record.bytesIn, listening: this.record.listening },
       sessions: this.sessions.size,
       inputs: [...(this.tone ? [`tone ${this.tone.hz} Hz`] : []), ...feeds.map((f) => f.name)],
       feeds: feeds.map((f) => ({ name: f.name, framesIn: f.framesIn, framesDropped: f.framesDropped, underruns: f.underruns, bufferedFrames: f.bufferedFrames })),
