@@ -3,8 +3,9 @@
  * device), for raw S16 and for Opus: bytes per second of DATA, the host
  * Chromium's CPU while it serves that client (the Opus row's excess over the
  * raw row is the encoder's cost) and the SoundWorker's own time handing
- * packets to the encoder, the latency from a sample's time (packet n of a
- * START holds the audio of START + 10·n ms, on the shared wall clock) to
+ * packets to the encoder, the latency from a sample's time (the wall-clock
+ * time its packet's first sample stands for, which the server records for
+ * each DATA it sends; the client's k-th playback-data is its k-th DATA) to
  * spice-gtk's playback-data for it (p50/p95), and the drift of that latency
  * from the run's first 10 s to its last 10 s, and packets skipped (the
  * worker's timer came too late) or dropped (the client's connection backed up).
@@ -19,7 +20,6 @@ import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
 import { startStack, type Stack } from '../e2e/harness.ts';
 import { startSpiceGtkClient } from '../e2e/spice-gtk.ts';
-import { PACKET_BYTES, PACKET_MS } from '../src/sound/pcm.ts';
 import type { Row } from './run.ts';
 
 function secondsArg(): number {
@@ -75,6 +75,7 @@ async function playbackStats(host: Page): Promise<PlaybackNumbers> {
 async function run(stack: Stack, host: Page, marker: string, mode: 'raw' | 'opus', seconds: number): Promise<Row> {
   const gtk = await startSpiceGtkClient({ port: stack.tcpPort, audio: true, env: mode === 'raw' ? { SPICE_DISABLE_OPUS: '1' } : {} });
   try {
+    await host.evaluate(() => window.spiceHost!.sound!.remote.traceSends(true));
     await gtk.watchPlayback();
     // Restart the tone so this client's first playback-data is packet 0 of a known START.
     await host.evaluate(async () => {
@@ -89,14 +90,14 @@ async function run(stack: Stack, host: Page, marker: string, mode: 'raw' | 'opus
     const cpu = ((treeCpuSeconds(marker) - cpu0) / elapsed) * 100;
     const after = await playbackStats(host);
     const arrivals = await gtk.playbackArrivals();
+    const traces = Object.values(await host.evaluate(() => window.spiceHost!.sound!.remote.sentSampleTimes()));
+    const sent = traces.sort((a, b) => b.length - a.length)[0] ?? [];
+    await host.evaluate(() => window.spiceHost!.sound!.remote.traceSends(false));
     const startedAt = after.startedAt!;
-    let frames = 0;
     const latency: Array<[number, number]> = []; // [arrival ms, latency ms]
-    for (const [at, bytes] of arrivals) {
-      const sampleTime = startedAt + (frames / (PACKET_BYTES / 4)) * PACKET_MS;
-      latency.push([at, at - sampleTime]);
-      frames += bytes / 4;
-    }
+    arrivals.forEach(([at], k) => {
+      if (k < sent.length) latency.push([at, at - sent[k]!]);
+    });
     const sorted = latency.map(([, l]) => l).sort((a, b) => a - b);
     const window10 = (from: number, to: number): number => {
       const xs = latency.filter(([at]) => at - startedAt >= from && at - startedAt < to).map(([, l]) => l).sort((a, b) => a - b);

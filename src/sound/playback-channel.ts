@@ -83,6 +83,8 @@ export class PlaybackChannel {
   mute = false;
   /** The latency (ms) clients with the LATENCY cap are asked to keep, to match the video's delay. */
   latencyMs = 0;
+  /** Benchmarks: each client keeps the sample time (wall ms) of every DATA it was sent since its START. */
+  traceSends = false;
   private source: PcmSource | null = null;
   private startedAt = 0;
   private packets = 0;
@@ -230,6 +232,8 @@ export class PlaybackChannelClient extends RedChannelClient {
   readonly mode: number;
   packetsSent = 0;
   packetsDropped = 0;
+  /** With PlaybackChannel.traceSends: wall-clock ms of the first sample of each DATA sent since START. */
+  readonly sentSampleTimes: number[] = [];
 
   constructor(
     stream: ByteStream,
@@ -262,6 +266,7 @@ export class PlaybackChannelClient extends RedChannelClient {
   }
 
   sendStart(): void {
+    this.sentSampleTimes.length = 0;
     this.send(
       MsgPlayback.START,
       encodePlaybackStart({ channels: PLAYBACK_CHANNELS, format: AudioFormat.S16, frequency: PLAYBACK_FREQUENCY, time: this.channel.now() }),
@@ -291,6 +296,7 @@ export class PlaybackChannelClient extends RedChannelClient {
     }
     this.send(MsgPlayback.DATA, encodePlaybackData(time, audio));
     this.packetsSent++;
+    if (this.channel.traceSends) this.sentSampleTimes.push(this.channel.mediaClockEpoch + time);
     this.channel.countBytes(this.mode, audio.byteLength);
   }
 

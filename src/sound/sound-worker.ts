@@ -50,6 +50,12 @@ export interface SoundWorkerApi extends ChannelWorkerApi {
   setVolume(volume: number[]): Promise<void>;
   setMute(mute: boolean): Promise<void>;
   stats(): Promise<SoundWorkerStats>;
+  /**
+   * Benchmarks: from now on, each playback client keeps the sample time of
+   * every DATA it is sent; `sentSampleTimes` returns them per session.
+   */
+  traceSends(on: boolean): Promise<void>;
+  sentSampleTimes(): Promise<Record<number, number[]>>;
 }
 
 export interface SoundWorkerStats {
@@ -182,6 +188,16 @@ export class SoundWorker implements SoundWorkerApi {
       inputs: [...(this.tone ? [`tone ${this.tone.hz} Hz`] : []), ...feeds.map((f) => f.name)],
       feeds: feeds.map((f) => ({ name: f.name, framesIn: f.framesIn, framesDropped: f.framesDropped, underruns: f.underruns, bufferedFrames: f.bufferedFrames })),
     };
+  }
+
+  async traceSends(on: boolean): Promise<void> {
+    this.playback.traceSends = on;
+  }
+
+  async sentSampleTimes(): Promise<Record<number, number[]>> {
+    const out: Record<number, number[]> = {};
+    for (const c of this.playback.clients) out[c.sessionId] = [...c.sentSampleTimes];
+    return out;
   }
 
   async shutdown(): Promise<void> {
