@@ -7,7 +7,7 @@
  * sound). Needs `npm run guest:linux`.
  */
 import { expect, test } from '@playwright/test';
-import { dominantFrequency, leftChannel } from '../test/helpers/dominant-frequency.ts';
+import { medianDominantFrequency, leftChannel } from '../test/helpers/dominant-frequency.ts';
 import { slowdownOnce } from './machine-speed.ts';
 import { useHostedSession } from './pages.ts';
 import { startSpiceGtkClient, type SpiceGtkClient } from './spice-gtk.ts';
@@ -37,7 +37,7 @@ test('the Linux guest plays a file on /dev/dsp (snd-sb16 + OSS) and spice-gtk de
   await expect.poll(serial, { timeout: 30_000 }).toContain('dsp-42-ok');
   await expect.poll(async () => (await c.playback()).playing, { timeout: 30_000 }).toBe(true);
   const rec = await c.recordPlayback(700);
-  const hz = dominantFrequency(leftChannel(rec.pcm), rec.rate);
+  const hz = medianDominantFrequency(leftChannel(rec.pcm), rec.rate);
   expect(Math.abs(hz - 1000), `dominant frequency ${hz.toFixed(2)} Hz`).toBeLessThanOrEqual(2);
   // The whole 3 s file plays, then the card goes quiet and the client hears STOP.
   await expect.poll(serial, { timeout: 30_000 }).toContain('played-42');

@@ -6,7 +6,7 @@
  * error); the volume and mute the page sets reach spice-gtk.
  */
 import { expect, test } from '@playwright/test';
-import { dominantFrequency, leftChannel } from '../test/helpers/dominant-frequency.ts';
+import { medianDominantFrequency, leftChannel } from '../test/helpers/dominant-frequency.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
 import { openHtml5, useHostedSession } from './pages.ts';
 import { startSpiceGtkClient, type SpiceGtkClient } from './spice-gtk.ts';
@@ -35,7 +35,7 @@ test('spice-gtk, raw S16: the playback data it decodes is the test tone (FFT, ±
   expect(await c.playback()).toMatchObject({ format: 1, channels: 2, rate: 48000 });
   const rec = await c.recordPlayback(700);
   expect(rec).toMatchObject({ channels: 2, rate: 48000 });
-  const hz = dominantFrequency(leftChannel(rec.pcm), rec.rate);
+  const hz = medianDominantFrequency(leftChannel(rec.pcm), rec.rate);
   expect(Math.abs(hz - TONE_HZ), `dominant frequency ${hz.toFixed(2)} Hz`).toBeLessThanOrEqual(2);
   const stats = await soundStats();
   expect(stats?.playback.bytesByMode.raw ?? 0).toBeGreaterThan(0);
@@ -48,7 +48,7 @@ test('spice-gtk, Opus: it gets Opus (WebCodecs in the SoundWorker) and decodes t
   const c = client;
   await expect.poll(async () => (await c.playback()).playing, { timeout: 15_000 }).toBe(true);
   const rec = await c.recordPlayback(700);
-  const hz = dominantFrequency(leftChannel(rec.pcm), rec.rate);
+  const hz = medianDominantFrequency(leftChannel(rec.pcm), rec.rate);
   expect(Math.abs(hz - TONE_HZ), `dominant frequency ${hz.toFixed(2)} Hz`).toBeLessThanOrEqual(2);
   const opusBytes = ((await soundStats())?.playback.bytesByMode.opus ?? 0) - before;
   // 700 ms of raw PCM would be 134 400 bytes; Opus at 96 kbit/s is about 8 400.

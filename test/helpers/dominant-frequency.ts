@@ -30,6 +30,22 @@ export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number
   return ((best + (Number.isFinite(offset) ? offset : 0)) * sampleRate) / n;
 }
 
+/**
+ * The median of the dominant frequencies of consecutive 8192-sample windows
+ * (170 ms at 48 kHz): what a listener hears as the pitch, robust to the odd
+ * glitch (a dropped or padded block when a source's clock and the playback
+ * clock disagree), which would smear one long window's peak.
+ */
+export function medianDominantFrequency(samples: ArrayLike<number>, sampleRate: number, window = 8192): number {
+  const found: number[] = [];
+  for (let at = 0; at + window <= samples.length; at += window) {
+    found.push(dominantFrequency(Array.prototype.slice.call(samples, at, at + window) as number[], sampleRate));
+  }
+  if (found.length < 3) throw new Error(`medianDominantFrequency: expected at least 3 windows of ${window} samples, got ${samples.length} samples`);
+  found.sort((a, b) => a - b);
+  return found[Math.floor(found.length / 2)]!;
+}
+
 /** RMS of a signal, 0..1 of 16-bit full scale. */
 export function rmsLevel(samples: ArrayLike<number>): number {
   let sum = 0;
