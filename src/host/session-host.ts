@@ -90,7 +90,7 @@ export interface SessionHostStats {
   /** The test pattern's frame number (0 for other sources). */
   frame: number;
   vm: V86WorkerStats | null;
-  /** The SoundWorker's playback channel (null: the session has no sound). */
+  /** The SoundWorker's playback and record channels and inputs (null: the session has no sound). */
   sound: SoundWorkerStats | null;
 }
 
@@ -163,7 +163,8 @@ export class SessionHost {
     const tone = !custom && spec.kind === 'test-pattern' ? (spec.tone ?? null) : null;
     // Sound only when the source makes some: a listed playback channel costs spice-html5 its cursor channel.
     const vmSound = !custom && spec.kind === 'v86' && spec.sound === true;
-    const mic = typeof custom?.microphone === 'function';
+    // A microphone is client input too: view-only sessions take none.
+    const mic = !opts.viewOnly && typeof custom?.microphone === 'function';
     const sound = tone !== null || vmSound || custom?.sound === true || mic ? SoundDispatcher.create() : null;
     if (sound) sound.record = mic;
     const server = await SpiceServer.create({
