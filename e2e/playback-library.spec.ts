@@ -2,7 +2,9 @@
  * The library's sound path: a `<spice-server>` serving a page canvas with a
  * Web Audio node as its `audioSource` (an OscillatorNode in a 44.1 kHz
  * context: tapped by an AudioWorklet, resampled to 48 kHz in the SoundWorker)
- * is heard by spice-gtk at the oscillator's frequency; pushPcm() plays too.
+ * is heard by spice-gtk at the oscillator's frequency; so is a MediaStream
+ * (connectStream, its own 48 kHz context); pushPcm() plays too; the
+ * element's tone attribute drives the test pattern's test signal.
  */
 import { expect, test } from '@playwright/test';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config.ts';
@@ -68,4 +70,23 @@ test('<spice-server tone="HZ">: the test pattern element plays its test signal, 
   await expect.poll(inputs, { timeout: 30_000 }).toEqual(['tone 330 Hz']);
   await page.evaluate(() => document.querySelector('#pattern')!.setAttribute('tone', '550'));
   await expect.poll(inputs, { timeout: 30_000 }).toEqual(['tone 550 Hz']);
+});
+
+test('a canvas source with a MediaStream (a page oscillator through MediaStreamAudioDestinationNode): spice-gtk hears it (FFT ±2 Hz)', async ({ browser }) => {
+  const { stack, page, logs } = await openElementPage(browser, own);
+  await page.evaluate(async () => {
+    const el = document.querySelector<HTMLElementTagNameMap['spice-server']>('#canvas')!;
+    const ctx = new AudioContext();
+    const dest = ctx.createMediaStreamDestination();
+    const osc = new OscillatorNode(ctx, { frequency: 600 });
+    osc.connect(new GainNode(ctx, { gain: 0.3 })).connect(dest);
+    osc.start();
+    el.audioSource = dest.stream;
+    await el.setSource('#art');
+  });
+  const c = (own.client = await startSpiceGtkClient({ port: stack.tcpPort, audio: true }));
+  await expect.poll(async () => (await c.playback()).playing, { timeout: 15_000 }).toBe(true);
+  await expect.poll(async () => rmsLevel(leftChannel((await c.recordPlayback(100)).pcm)), { timeout: 15_000 }).toBeGreaterThan(0.1);
+  const hz = medianDominantFrequency(leftChannel((await c.recordPlayback(700)).pcm), 48000);
+  expect(Math.abs(hz - 600), `dominant frequency ${hz.toFixed(2)} Hz\n${logs.join('\n')}`).toBeLessThanOrEqual(2);
 });
