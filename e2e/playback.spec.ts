@@ -71,6 +71,19 @@ test('volume and mute set on the page reach spice-gtk', async () => {
   await expect.poll(async () => (await c.playback()).mute).toBe(false);
 });
 
+test('a spice-gtk client that leaves leaves no playback channel client or SoundWorker session behind', async () => {
+  const c = await startSpiceGtkClient({ port: session.stack().tcpPort, audio: true });
+  try {
+    await expect.poll(async () => (await c.playback()).playing, { timeout: 15_000 }).toBe(true);
+    await expect.poll(async () => (await soundStats())?.playback.clients).toBe(1);
+  } finally {
+    await c.close();
+  }
+  await expect.poll(async () => (await soundStats())?.playback.clients).toBe(0);
+  await expect.poll(async () => (await soundStats())?.sessions).toBe(0);
+  await expect.poll(() => session.host().page.evaluate(async () => (await window.spiceHost!.stats()).server.clients)).toBe(0);
+});
+
 test("the demo page's level meter moves with the tone, and its sound switch mutes spice-gtk", async () => {
   client = await startSpiceGtkClient({ port: session.stack().tcpPort, audio: true });
   const c = client;
