@@ -2,9 +2,10 @@
  * `npm run bench`: measures the display path on a fixed corpus and prints one
  * table (also written to bench/results.json with the machine it ran on):
  * codec throughput and ratio, change detection time per frame, the relay
- * alone, the real clients end to end, and many viewers of one session.
- * `--no-relay`, `--no-e2e`, `--no-viewers` skip a part; `--only viewers`
- * (or codecs, relay, e2e) runs just the named parts.
+ * alone, sound (bench/sound.ts), the real clients end to end, and many
+ * viewers of one session. `--no-relay`, `--no-sound`, `--no-e2e`,
+ * `--no-viewers` skip a part; `--only NAME` (codecs, relay, sound, e2e,
+ * viewers) runs just the named parts.
  */
 import { cpus, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -120,6 +121,10 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--no-relay') && only('relay')) {
     const { relayRows } = await import('./relay.ts');
     rows.push(...(await relayRows()));
+  }
+  if (!process.argv.includes('--no-sound') && only('sound')) {
+    const { soundRows } = await import('./sound.ts');
+    rows.push(...(await soundRows()));
   }
   if (!process.argv.includes('--no-e2e') && only('e2e')) {
     const { e2eRows } = await import('./e2e.ts');

@@ -46,7 +46,13 @@ export type SpiceGtkCommand =
   | { cmd: 'clipboard-request' }
   | { cmd: 'monitor-config'; width: number; height: number }
   | { cmd: 'wait-primary'; width: number; height: number; timeoutMs?: number }
-  | { cmd: 'file-copy'; path: string };
+  | { cmd: 'file-copy'; path: string }
+  | { cmd: 'playback' }
+  | { cmd: 'record-playback'; path: string; ms: number }
+  | { cmd: 'record' }
+  | { cmd: 'record-send'; hz: number; ms: number }
+  | { cmd: 'watch-playback' }
+  | { cmd: 'playback-arrivals' };
 
 export interface SpiceGtkReply {
   ok: boolean;
@@ -72,6 +78,22 @@ export interface CursorState {
   y: number | null;
   width: number;
   height: number;
+}
+
+/** spice-gtk's playback channel as an audio backend sees it. */
+export interface PlaybackState {
+  starts: number;
+  stops: number;
+  playing: boolean;
+  /** SPICE_AUDIO_FMT_* (1 = S16). */
+  format: number;
+  channels: number;
+  rate: number;
+  /** Bytes of decoded PCM handed out so far. */
+  bytes: number;
+  /** The levels of the last VOLUME, per channel. */
+  volume: number[];
+  mute: boolean;
 }
 
 export interface SpiceGtkClient {
@@ -123,6 +145,18 @@ export interface SpiceGtkClient {
   waitPrimary(width: number, height: number, timeoutMs?: number): Promise<void>;
   /** spice_main_channel_file_copy_async of one file; resolves when spice-gtk reports it done (rejects on its error). */
   fileCopy(path: string, timeoutMs?: number): Promise<void>;
+  /** The playback channel's state (needs `audio: true`). */
+  playback(): Promise<PlaybackState>;
+  /** The next `ms` of decoded playback PCM (S16LE interleaved), as spice-gtk handed it out. */
+  recordPlayback(ms: number): Promise<{ pcm: Uint8Array; channels: number; rate: number }>;
+  /** The record channel as spice-gtk sees it: whether the server asked for the microphone. */
+  record(): Promise<{ starts: number; stops: number; capturing: boolean; channels: number; rate: number }>;
+  /** Sends `ms` of a sine of `hz` as microphone audio, through spice-gtk's record channel. */
+  recordSend(hz: number, ms: number): Promise<number>;
+  /** Starts recording when each playback-data arrives (restarting at every playback-start). */
+  watchPlayback(): Promise<void>;
+  /** Stops recording; returns [epoch ms, bytes] per playback-data since the latest START. */
+  playbackArrivals(): Promise<Array<[number, number]>>;
   /** Quits the script (SIGKILL if it does not exit in time). Idempotent. */
   close(): Promise<void>;
   /** Resolves with the exit code once the script has exited. */
@@ -148,7 +182,9 @@ export interface SpiceGtkOptions {
   connectTimeoutMs?: number;
   /** Default time a command may take to be answered. */
   commandTimeoutMs?: number;
-  /** Extra environment, e.g. { SPICE_DEBUG: '1' }. */
+  /** Enable audio: the playback channel is connected and recorded (the script's --audio). */
+  audio?: boolean;
+  /** Extra environment, e.g. { SPICE_DEBUG: '1' }, { SPICE_DISABLE_OPUS: '1' }. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -165,6 +201,7 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
   const commandTimeoutMs = opts.commandTimeoutMs ?? 10_000;
   const args = [SCRIPT, '--host', opts.host ?? '127.0.0.1', '--port', String(opts.port), '--timeout', String(connectTimeoutMs / 1000)];
   if (opts.password !== undefined) args.push('--password', opts.password);
+  if (opts.audio) args.push('--audio');
   const proc: ChildProcessByStdio<Writable, Readable, Readable> = spawn(PYTHON, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
@@ -347,6 +384,33 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     },
     async button(button, down) {
       return (await call({ cmd: 'button', button, down })).buttons as number;
+    },
+    async playback() {
+      const { ok: _ok, ...state } = await call({ cmd: 'playback' });
+      return state as unknown as PlaybackState;
+    },
+    async record() {
+      const { ok: _ok, ...state } = await call({ cmd: 'record' });
+      return state as unknown as { starts: number; stops: number; capturing: boolean; channels: number; rate: number };
+    },
+    async recordSend(hz, ms) {
+      return (await call({ cmd: 'record-send', hz, ms }, ms + 20_000)).bytes as number;
+    },
+    async watchPlayback() {
+      await call({ cmd: 'watch-playback' });
+    },
+    async playbackArrivals() {
+      return (await call({ cmd: 'playback-arrivals' }, 60_000)).arrivals as Array<[number, number]>;
+    },
+    async recordPlayback(ms) {
+      const dir = await mkdtemp(join(tmpdir(), 'spice-gtk-'));
+      try {
+        const path = join(dir, 'playback.raw');
+        const r = await call({ cmd: 'record-playback', path, ms }, ms + 15_000);
+        return { pcm: new Uint8Array(await readFile(path)), channels: r.channels as number, rate: r.rate as number };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
     async screenshot() {
       const dir = await mkdtemp(join(tmpdir(), 'spice-gtk-'));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Linux guest into .cache/guests/linux/: bzImage (a Debian i386
-# "686" kernel), initrd.img (busybox-static plus the bochs DRM and virtio 9p
-# modules, gzip'd newc cpio) and manifest.json (versions, sizes, kernel command line).
+# "686" kernel), initrd.img (busybox-static plus the bochs DRM, input, virtio 9p
+# and Sound Blaster 16 / OSS modules and a test sound file, gzip'd
+# newc cpio) and manifest.json (versions, sizes, kernel command line).
 #
 # Everything comes from Debian packages fetched with `apt-get download` (the
 # i386 architecture is added to dpkg if needed). The /init, inittab and shell
@@ -177,6 +178,10 @@ want_module mousedev CONFIG_INPUT_MOUSEDEV optional # /dev/input/mice
 want_module virtio_pci CONFIG_VIRTIO_PCI optional
 want_module 9pnet_virtio CONFIG_NET_9P_VIRTIO optional
 want_module 9p CONFIG_9P_FS optional
+# Sound: v86's Sound Blaster 16 (ISA, not PnP: 220h, IRQ 5, DMA 1 and 5) and ALSA's
+# OSS emulation, so `cat FILE >/dev/dsp` plays (8-bit unsigned mono 8 kHz by default).
+want_module snd-sb16 CONFIG_SND_SB16 optional
+want_module snd-pcm-oss CONFIG_SND_PCM_OSS optional
 log "  load order: $(for p in "${ORDER[@]}"; do basename "$p"; done | tr '\n' ' ')"
 
 # --- initramfs ----------------------------------------------------------------
@@ -195,9 +200,19 @@ for path in "${ORDER[@]}"; do
   name="$(basename "$path")"
   plain="${name%%.ko*}.ko"
   module_bytes "$path" >"$IR/lib/modules/$plain"
-  echo "$plain" >>"$IR/etc/modules"
+  case "$plain" in
+    # Its resources by hand: v86's card answers at fixed places, not through ISA PnP.
+    snd-sb16.ko) echo "$plain isapnp=0 port=0x220 irq=5 dma8=1 dma16=5" >>"$IR/etc/modules" ;;
+    *) echo "$plain" >>"$IR/etc/modules" ;;
+  esac
   MODULE_NAMES+=("$plain")
 done
+
+# A file to play: 3 s of a 1000 Hz sine in /dev/dsp's default format (u8, mono, 8000 Hz).
+mkdir -p "$IR/usr/share/sounds"
+LC_ALL=C awk 'BEGIN { for (i = 0; i < 24000; i++) printf "%c", 128 + int(100 * sin(2 * 3.14159265358979 * 1000 * i / 8000)) }' \
+  >"$IR/usr/share/sounds/tone-1000hz.u8"
+[ "$(stat -c %s "$IR/usr/share/sounds/tone-1000hz.u8")" = 24000 ] || die "expected 24000 bytes of test sound, awk wrote another size"
 
 log "packing initrd.img"
 mkdir -p "$OUT"
@@ -239,7 +254,9 @@ cat >"$OUT/manifest.json.tmp" <<EOF
     "MOUSE_PS2_VMMOUSE": "$(config_value CONFIG_MOUSE_PS2_VMMOUSE)",
     "SERIAL_8250_CONSOLE": "$(config_value CONFIG_SERIAL_8250_CONSOLE)",
     "NET_9P_VIRTIO": "$(config_value CONFIG_NET_9P_VIRTIO)",
-    "9P_FS": "$(config_value CONFIG_9P_FS)"
+    "9P_FS": "$(config_value CONFIG_9P_FS)",
+    "SND_SB16": "$(config_value CONFIG_SND_SB16)",
+    "SND_PCM_OSS": "$(config_value CONFIG_SND_PCM_OSS)"
   }
 }
 EOF

@@ -38,6 +38,7 @@ const ASSETS = join(DIST, 'assets');
 const URL_TARGETS: Readonly<Record<string, string>> = {
   'src/worker/red-worker.ts': 'red-worker.js',
   'src/sources/v86/v86-worker.ts': 'v86-worker.js',
+  'src/sound/sound-worker.ts': 'sound-worker.js',
   'build/qxl.wasm': 'qxl.wasm',
 };
 

@@ -13,6 +13,7 @@ import { readSecretFile, resolveRelayKey } from '../src/relay/secret-files.ts';
 import { GUESTS } from '../src/sources/v86/guest-catalog.ts';
 import { IMAGE_COMPRESSIONS, JPEG_MODES } from '../src/worker/image-encoder.ts';
 import { STREAMING_MODES } from '../src/worker/video-stream.ts';
+import { parseToneHz } from '../src/sound/test-tone.ts';
 import { createLogger, setLogLevel, type LogLevel } from '../src/util/logger.ts';
 
 const log = createLogger('serve');
@@ -46,6 +47,10 @@ export interface ServeOptions {
   imageCompression: string | null;
   streaming: string | null;
   jpeg: string | null;
+  /** `--tone HZ`: the test pattern plays a sine of HZ on the playback channel. */
+  toneHz: number | null;
+  /** `--sound`: clients hear the VM's Sound Blaster 16. */
+  vmSound: boolean;
   /** `--tls-cert` / `--tls-key` (both or neither): https page, wss relay, SPICE TLS port. */
   tlsCert: string | null;
   tlsKey: string | null;
@@ -98,6 +103,10 @@ export const SERVE_HELP = `Options:
                        lossy JPEG for photo-like areas (default auto: only to clients that
                        read slower than 10 Mbit/s; such areas are resent losslessly once
                        they stay unchanged for a second)
+  --tone HZ            the test pattern plays a sine of HZ (20..20000) to clients'
+                       playback channels (default: no sound, no playback channel)
+  --sound              with a VM: clients hear its Sound Blaster 16 (a playback channel
+                       is offered; default off)
   --tls-cert FILE      PEM certificate: the page is served over https, the relay over
   --tls-key FILE       wss (same ports), and a SPICE TLS port opens; the key is its
                        private key (read by this process only, never served or logged)
@@ -130,6 +139,8 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
     imageCompression: null,
     streaming: null,
     jpeg: null,
+    toneHz: null,
+    vmSound: false,
     tlsCert: null,
     tlsKey: null,
     tlsPort: 5901,
@@ -244,6 +255,12 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions {
         o.jpeg = v;
         break;
       }
+      case '--sound':
+        o.vmSound = true;
+        break;
+      case '--tone':
+        o.toneHz = parseToneHz(value() ?? '');
+        break;
       case '--log-level':
         o.logLevel = (value() ?? 'info') as LogLevel;
         break;
@@ -341,6 +358,8 @@ export function guestQuery(o: ServeOptions, files: Map<string, string>): URLSear
   if (o.imageCompression) q.set('compression', o.imageCompression);
   if (o.streaming) q.set('streaming', o.streaming);
   if (o.jpeg) q.set('jpeg', o.jpeg);
+  if (o.toneHz !== null) q.set('tone', String(o.toneHz));
+  if (o.vmSound) q.set('sound', '1');
   return q;
 }
 

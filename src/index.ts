@@ -13,6 +13,7 @@ export type { SessionHostOptions as SpiceWebServerOptions, SessionHostStats as S
 export type {
   SpiceSource,
   SpiceDisplay,
+  SpiceAudio,
   Rect,
   CursorShape,
   InputSink,

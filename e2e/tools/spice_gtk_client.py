@@ -38,7 +38,21 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"monitor-config","width":W,"height":H} -> {"ok":true,"sent":B} update_display + send_monitor_config
     {"cmd":"wait-primary","width":W,"height":H} -> {"ok":true,...}        once the primary surface has that size
     {"cmd":"file-copy","path":P}                -> {"ok":true}            once file_copy_async finished
+    {"cmd":"playback"}                          -> {"ok":true,"starts":N,"stops":N,"playing":B,"format":F,
+                                                    "channels":C,"rate":R,"bytes":N,"volume":[...],"mute":B}
+    {"cmd":"record-playback","path":P,"ms":N}   -> {"ok":true,"bytes":N,"channels":C,"rate":R} once N ms of
+                                                   playback-data (S16 PCM, decoded from Opus if it came so)
+                                                   arrived after the command; written raw to P
+    {"cmd":"watch-playback"} / {"cmd":"playback-arrivals"}  start / stop-and-report [[epoch ms, bytes], …],
+                                                   one per playback-data since the latest playback-start
+    {"cmd":"record"}                            -> {"ok":true,"starts":N,"stops":N,"capturing":B,"channels":C,"rate":R}
+    {"cmd":"record-send","hz":H,"ms":N}         -> {"ok":true,"bytes":N} after sending N ms of a sine of H Hz
+                                                   as microphone audio (spice_record_channel_send_data)
     {"cmd":"quit"}                              -> {"ok":true}, then exit 0 (so does EOF on stdin)
+
+With --audio the session enables audio and the playback channel is
+connected like the others (no audio device is opened: what spice-gtk
+decodes is only counted and recorded, from its playback-* signals).
 
 Scancodes are PC AT set-1 make codes. K may be a number or a string such as
 "0x1e"; an 0xE0-prefixed key is given either as 0xE0xx (e.g. 0xE04B for Left),
@@ -66,6 +80,7 @@ internal error. The reason is always printed on stderr.
 import argparse
 import ctypes
 import json
+import math
 import os
 import time
 import sys
@@ -160,7 +175,7 @@ class Client:
         self.session.set_property('port', str(args.port))
         if args.password is not None:
             self.session.set_property('password', args.password)
-        self.session.set_property('enable-audio', False)
+        self.session.set_property('enable-audio', bool(args.audio))
         self.session.set_property('enable-usbredir', False)
         GObject.Object.connect(self.session, 'channel-new', self.on_channel_new)
         GObject.Object.connect(self.session, 'disconnected', self.on_disconnected)
@@ -223,6 +238,15 @@ class Client:
             GObject.Object.connect(channel, 'cursor-set', self.on_cursor_set)
             GObject.Object.connect(channel, 'cursor-move', self.on_cursor_move)
             GObject.Object.connect(channel, 'cursor-hide', self.on_cursor_hide)
+        elif isinstance(channel, Spice.RecordChannel):
+            self.record = channel
+            GObject.Object.connect(channel, 'record-start', self.on_record_start)
+            GObject.Object.connect(channel, 'record-stop', self.on_record_stop)
+        elif isinstance(channel, Spice.PlaybackChannel):
+            self.playback = channel
+            GObject.Object.connect(channel, 'playback-start', self.on_playback_start)
+            GObject.Object.connect(channel, 'playback-data', self.on_playback_data)
+            GObject.Object.connect(channel, 'playback-stop', self.on_playback_stop)
         elif isinstance(channel, Spice.DisplayChannel) and channel.get_property('channel-id') == 0:
             self.display = channel
             GObject.Object.connect(channel, 'display-primary-create', self.on_primary_create)
@@ -249,6 +273,102 @@ class Client:
 
     def cmd_cursor(self, _cmd, done):
         done(dict(self.cursor))
+
+    # Playback channel: what spice-gtk hands an audio backend (playback-start/-data/-stop).
+    playback = None
+    audio = {'starts': 0, 'stops': 0, 'playing': False, 'format': 0, 'channels': 0, 'rate': 0, 'bytes': 0}
+    recording = None  # (bytearray, bytes wanted, path, done) while record-playback waits
+
+    arrivals = None  # [[epoch ms, bytes], …] while watching playback
+
+    def cmd_watch_playback(self, _cmd, done):
+        self.arrivals = []
+        done()
+
+    def cmd_playback_arrivals(self, _cmd, done):
+        arrivals, self.arrivals = self.arrivals or [], None
+        done({'arrivals': arrivals})
+
+    def on_playback_start(self, _channel, fmt, channels, rate):
+        if self.arrivals is not None:
+            self.arrivals = []  # count from this START: its first data is packet 0
+        self.audio = dict(self.audio, starts=self.audio['starts'] + 1, playing=True,
+                          format=fmt, channels=channels, rate=rate)
+
+    def on_playback_stop(self, _channel):
+        self.audio = dict(self.audio, stops=self.audio['stops'] + 1, playing=False)
+
+    def on_playback_data(self, _channel, data, size):
+        self.audio['bytes'] += size
+        if self.arrivals is not None:
+            self.arrivals.append([time.time() * 1000.0, size])
+        if self.recording is None or not data or size <= 0:
+            return
+        buf, want, path, done = self.recording
+        buf += ctypes.string_at(data, size)
+        if len(buf) >= want:
+            self.recording = None
+            with open(path, 'wb') as f:
+                f.write(buf)
+            done({'bytes': len(buf), 'channels': self.audio['channels'], 'rate': self.audio['rate']})
+
+    # Record channel: the server asks for the microphone (record-start); record-send plays one.
+    record = None
+    mic = {'starts': 0, 'stops': 0, 'capturing': False, 'channels': 0, 'rate': 0}
+
+    def on_record_start(self, _channel, _fmt, channels, rate):
+        self.mic = dict(self.mic, starts=self.mic['starts'] + 1, capturing=True, channels=channels, rate=rate)
+
+    def on_record_stop(self, _channel):
+        self.mic = dict(self.mic, stops=self.mic['stops'] + 1, capturing=False)
+
+    def cmd_record(self, _cmd, done):
+        if self.record is None:
+            raise CommandError('no record channel (start with --audio; the server must offer one)')
+        done(dict(self.mic))
+
+    def cmd_record_send(self, cmd, done):
+        if not self.mic['capturing']:
+            raise CommandError('the server has not asked for the microphone (no record-start)')
+        hz = float(cmd.get('hz', 440))
+        ms = to_int(cmd.get('ms'), 'ms')
+        rate, channels = self.mic['rate'], self.mic['channels']
+        frames = rate * ms // 1000
+        chunk = rate // 100  # 10 ms, as an audio backend captures
+        sent = 0
+        for start in range(0, frames, chunk):
+            n = min(chunk, frames - start)
+            buf = (ctypes.c_int16 * (n * channels))()
+            for i in range(n):
+                v = int(8000 * math.sin(2 * math.pi * hz * (start + i) / rate))
+                for c in range(channels):
+                    buf[i * channels + c] = v
+            self.record.send_data(ctypes.addressof(buf), ctypes.sizeof(buf), int(time.time() * 1000) & 0xffffffff)
+            sent += ctypes.sizeof(buf)
+        self.flushed(self.record, done, {'bytes': sent})
+
+    def playback_volume(self):
+        """The levels spice-gtk took from the last VOLUME (its "volume" property, a guint16 array)."""
+        n = self.playback.get_property('nchannels')
+        ptr = self.playback.get_property('volume')
+        if not n or not ptr:
+            return []
+        return list((ctypes.c_uint16 * n).from_address(ptr))
+
+    def cmd_playback(self, _cmd, done):
+        if self.playback is None:
+            raise CommandError('no playback channel (start with --audio; the server must offer one)')
+        done(dict(self.audio, volume=self.playback_volume(), mute=bool(self.playback.get_property('mute'))))
+
+    def cmd_record_playback(self, cmd, done):
+        path = cmd.get('path')
+        if not isinstance(path, str) or not path:
+            raise CommandError('path: expected a file name')
+        ms = to_int(cmd.get('ms'), 'ms')
+        if not self.audio['playing']:
+            raise CommandError('playback has not started')
+        want = self.audio['rate'] * self.audio['channels'] * 2 * ms // 1000
+        self.recording = (bytearray(), want, path, done)
 
     def channel_name(self, channel):
         kind = type(channel).__name__.replace('Channel', '').lower() or 'channel'
@@ -670,6 +790,8 @@ def main():
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--password', default=None)
+    parser.add_argument('--audio', action='store_true',
+                        help='enable audio: connect the playback channel and record what it decodes')
     parser.add_argument('--timeout', type=float, default=20.0,
                         help='seconds to wait for the connection to be ready (default 20)')
     args = parser.parse_args()

@@ -111,6 +111,11 @@ handle_input:
         or byte [dirty], DIRTY_PANEL
         test bl, bl
         jnz .done
+        cmp al, 0x14                ; make code of T: the test tone on or off
+        jne .not_tone
+        call toggle_tone
+        ret
+.not_tone:
         cmp al, 0x02                ; make codes of the keys 1-4
         jb .done
         cmp al, 0x05
@@ -1123,6 +1128,125 @@ load_font:
         pop ds
         ret
 
+; ------------------------------------------------------------------ sound
+; T toggles a test tone on the Sound Blaster 16 (base 220h, DMA 1): a square
+; wave of 50 samples per period at 22050 Hz (441 Hz), 8-bit unsigned mono,
+; played by auto-init DMA from a 2200-byte buffer at 3000:0000 (44 periods,
+; so the loop is seamless). No IRQ handler: IRQ 5 stays masked, and
+; auto-init carries on by itself.
+SB_BASE     equ 0x220
+TONE_SEG    equ 0x3000
+TONE_PERIOD equ 50
+TONE_BYTES  equ TONE_PERIOD * 44
+
+toggle_tone:
+        xor byte [tone_on], 1
+        jz .off
+        call sb_reset
+        jc .fail
+        push es
+        mov ax, TONE_SEG
+        mov es, ax
+        xor di, di
+        mov cx, TONE_BYTES
+.fill:
+        mov ax, di
+        xor dx, dx
+        push cx
+        mov cx, TONE_PERIOD
+        div cx                      ; dx = position in the period
+        pop cx
+        mov al, 128 + 64
+        cmp dx, TONE_PERIOD / 2
+        jb .high
+        mov al, 128 - 64
+.high:
+        stosb
+        loop .fill
+        pop es
+        ; DMA channel 1: single mode, auto-init, memory to device.
+        mov al, 0x05
+        out 0x0a, al                ; mask channel 1
+        xor al, al
+        out 0x0c, al                ; clear the byte flip-flop
+        mov al, 0x59
+        out 0x0b, al
+        xor al, al
+        out 0x02, al                ; address 0000 in page 3 (= 3000:0000)
+        out 0x02, al
+        mov al, TONE_SEG >> 12
+        out 0x83, al
+        mov ax, TONE_BYTES - 1
+        out 0x03, al
+        mov al, ah
+        out 0x03, al
+        mov al, 0x01
+        out 0x0a, al                ; unmask channel 1
+        mov al, 0xd1                ; speaker on
+        call sb_write
+        mov al, 0x41                ; output rate 22050 Hz, high byte first
+        call sb_write
+        mov al, 22050 >> 8
+        call sb_write
+        mov al, 22050 & 0xff
+        call sb_write
+        mov al, 0xc6                ; 8-bit output, auto-init, FIFO
+        call sb_write
+        xor al, al                  ; mono, unsigned
+        call sb_write
+        mov ax, TONE_BYTES - 1
+        call sb_write
+        mov al, ah
+        call sb_write
+        ret
+.off:
+        mov al, 0xda                ; exit 8-bit auto-init after this block
+        call sb_write
+        mov al, 0xd0                ; and pause now
+        call sb_write
+        ret
+.fail:
+        mov byte [tone_on], 0
+        ret
+
+; Resets the DSP; CF set when it does not answer AAh.
+sb_reset:
+        mov dx, SB_BASE + 6
+        mov al, 1
+        out dx, al
+        in al, dx                   ; a few microseconds
+        in al, dx
+        xor al, al
+        out dx, al
+        mov cx, 1000
+.wait:
+        mov dx, SB_BASE + 0xe
+        in al, dx
+        test al, 0x80
+        jnz .read
+        loop .wait
+        stc
+        ret
+.read:
+        mov dx, SB_BASE + 0xa
+        in al, dx
+        sub al, 0xaa                ; 0 when the DSP answered AAh
+        cmp al, 1                   ; CF = (al == 0)
+        cmc                         ; CF = (al != 0): no answer
+        ret
+
+; al = a byte for the DSP; waits until it takes one.
+sb_write:
+        push ax
+        mov dx, SB_BASE + 0xc
+.busy:
+        in al, dx
+        test al, 0x80
+        jnz .busy
+        pop ax
+        out dx, al
+        ret
+
 install_irqs:
         cli
         mov word [0x09 * 4], irq_keyboard
@@ -1304,6 +1428,7 @@ key_code:       db 0
 key_ext:        db 0
 key_prefix:     db 0
 key_count:      dw 0
+tone_on:        db 0
 mouse_idx:      db 0
 mouse_pkt:      db 0, 0, 0
 buttons:        db 0

@@ -65,10 +65,50 @@ export interface SpiceDisplay {
   readonly producer: QxlProducer;
 }
 
-/** A source of pictures (and, optionally, a sink of input) for one session. */
+/**
+ * The session's sound output (its SPICE playback channel), for sources that
+ * declare {@link SpiceSource.sound}. What every input plays is mixed; clients
+ * get it as Opus when they decode it, raw 48 kHz S16 otherwise. The audio
+ * goes from where it is made (an AudioWorklet, a message port) to the
+ * session's SoundWorker without waiting on this thread.
+ */
+export interface SpiceAudio {
+  /**
+   * Plays interleaved signed 16-bit PCM (`channels` 1 or 2) at `sampleRate`
+   * (resampled to 48 kHz). Push as you make it: audio that arrives more than
+   * about 60 ms ahead of the playback clock is dropped, oldest first.
+   */
+  pushPcm(samples: Int16Array, sampleRate?: number, channels?: number): void;
+  /**
+   * Plays what a Web Audio node outputs (tapped with an AudioWorklet in the
+   * node's own context; the node still plays locally wherever it is
+   * connected). Resolves with a function that stops the tap.
+   */
+  connectNode(node: AudioNode): Promise<() => void>;
+  /** Plays a MediaStream's audio tracks (e.g. a `<video>`'s `captureStream()`, a microphone). */
+  connectStream(stream: MediaStream): Promise<() => void>;
+  /** Volume clients are told to use, 0..1 for every channel (SPICE VOLUME). */
+  setVolume(level: number): Promise<void>;
+  /** Mutes or unmutes the clients (SPICE MUTE). */
+  setMute(mute: boolean): Promise<void>;
+}
+
+/** A source of pictures (and, optionally, a sink of input and sound) for one session. */
 export interface SpiceSource {
-  /** Called once when the session starts; set the surface size here and draw the first frame. */
-  attach(display: SpiceDisplay): Promise<void> | void;
+  /**
+   * Called once when the session starts; set the surface size here and draw
+   * the first frame. `audio` is the session's sound output when the source
+   * declares {@link SpiceSource.sound}, else null.
+   */
+  attach(display: SpiceDisplay, audio: SpiceAudio | null): Promise<void> | void;
+  /** True: the session offers clients a playback channel and hands {@link attach} a {@link SpiceAudio}. */
+  readonly sound?: boolean;
+  /**
+   * Takes clients' microphones: the session offers the record channel, asks
+   * every client that links it to capture, and calls this with what each
+   * sends (interleaved S16, 48 kHz stereo, in the client's packets).
+   */
+  microphone?(samples: Int16Array, sampleRate: number, channels: number): void;
   /** Called when the session stops. */
   detach?(): Promise<void> | void;
   /** Where clients' keys and mouse go; absent: clients only watch. */

@@ -89,5 +89,5 @@ export async function preloadSource(spec: SourceSpec, onProgress: (p: LoadProgre
       vm[k] = image;
     }),
   );
-  return { kind: 'v86', vm };
+  return { ...spec, vm };
 }

@@ -14,6 +14,7 @@ import { MissingFileError, resolveSource, type ResolvedSource } from './source-p
 import { setUpSourcePanel } from './source-panel.ts';
 import { setUpVmControls } from './vm-panel.ts';
 import { setUpAgentPanel } from './agent-panel.ts';
+import { setUpSoundPanel } from './sound-panel.ts';
 
 const log = createLogger('demo');
 const params = new URLSearchParams(location.search);
@@ -84,7 +85,7 @@ function downloadProgress(p: LoadProgress): void {
 /** Reloads the page serving another source; connection settings are kept. */
 function serve(query: string): void {
   const next = new URLSearchParams(query);
-  for (const k of ['relay', 'session', 'log', 'compression', 'streaming', 'jpeg']) {
+  for (const k of ['relay', 'session', 'log', 'compression', 'streaming', 'jpeg', 'sound']) {
     const v = params.get(k);
     if (v !== null) next.set(k, v);
   }
@@ -177,6 +178,7 @@ async function main(): Promise<void> {
     });
     new LivePanel(host, { preview: !host.workload }).start();
     setUpAgentPanel(host);
+    setUpSoundPanel(host, () => serve('tone=440'));
     await setUpVmControls(host, source);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);

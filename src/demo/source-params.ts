@@ -4,14 +4,15 @@
  * - `image=ID`: an image the user loaded earlier (kept in IndexedDB);
  * - `fda=URL` | `hda=URL` | `cdrom=URL` | `bzimage=URL&initrd=URL&cmdline=…`: images by URL;
  * - `vm=bios`: the BIOS alone;
- * - nothing: the test pattern.
- * `memory=MB`, `bios=URL`, `vgabios=URL` adjust a VM.
+ * - nothing: the test pattern (`tone=HZ` adds its test signal, a sine of HZ).
+ * `memory=MB`, `bios=URL`, `vgabios=URL` adjust a VM; `sound=1` lets clients hear its Sound Blaster 16.
  */
 import type { SourceSpec } from '../host/session-host.ts';
 import type { GuestImage } from '../sources/v86/v86-api.ts';
 import { BIOS_URLS, getGuest, guestFileUrls } from '../sources/v86/guest-catalog.ts';
 import { loadImage } from './persistence.ts';
 import { WORKLOADS, type Workload } from '../sources/workload.ts';
+import { parseToneHz } from '../sound/test-tone.ts';
 
 /** Where `npm run bios` puts Debian's SeaBIOS (never committed). */
 export const DEFAULT_BIOS_URL = BIOS_URLS.bios;
@@ -85,7 +86,12 @@ export async function resolveSource(params: URLSearchParams): Promise<ResolvedSo
     key = 'bios';
     title = 'SeaBIOS (no boot disk)';
   } else {
-    return { spec: { kind: 'test-pattern' }, key: 'test-pattern', title: 'Test pattern' };
+    const tone = params.get('tone');
+    return {
+      spec: { kind: 'test-pattern', ...(tone !== null && { tone: parseToneHz(tone) }) },
+      key: 'test-pattern',
+      title: tone !== null ? `Test pattern with a ${tone} Hz tone` : 'Test pattern',
+    };
   }
   if (params.has('memory')) memoryMB = Number(params.get('memory'));
   else if (images.bzimage) memoryMB = Math.max(memoryMB, 128); // v86 puts the initrd at 64 MiB
@@ -102,6 +108,7 @@ export async function resolveSource(params: URLSearchParams): Promise<ResolvedSo
     spec: {
       kind: 'v86',
       vm: { bios: { url: bios }, vgaBios: { url: vgaBios }, ...images, cmdline, memoryMB, ...(images.bzimage ? { sharedFolder: true, guestClipboard: true } : {}) },
+      ...(params.get('sound') === '1' && { sound: true }),
     },
     key,
     title,

@@ -6,6 +6,7 @@
  *
  * ```html
  * <spice-server relay="ws://127.0.0.1:8765" session="demo" source="#game" autostart preview></spice-server>
+ * <spice-server source="test-pattern" tone="440"></spice-server>  <!-- with a 440 Hz test signal -->
  * ```
  *
  * It is also its clients' guest agent: text a client copies fires
@@ -18,7 +19,7 @@
  * `Cross-Origin-Embedder-Policy: require-corp`); otherwise the element shows
  * why and fires `error`.
  */
-import type { SpiceSource } from '../api/spice-source.ts';
+import type { SpiceAudio, SpiceSource } from '../api/spice-source.ts';
 import { SessionHost, type SourceSpec } from '../host/session-host.ts';
 import { Region } from '../qxl/qxl-layout.ts';
 import { CanvasSource } from '../sources/canvas-source.ts';
@@ -26,6 +27,7 @@ import { GUESTS } from '../sources/v86/guest-catalog.ts';
 import { resolveSource } from '../demo/source-params.ts';
 import { createLogger } from '../util/logger.ts';
 import { defaultRelayUrl } from '../util/default-relay-url.ts';
+import { parseToneHz } from '../sound/test-tone.ts';
 
 const log = createLogger('spice-server-element');
 
@@ -108,7 +110,7 @@ canvas { display: block; max-width: 100%; background: #000; image-rendering: pix
 `;
 
 export class SpiceServerElement extends HTMLElement {
-  static readonly observedAttributes = ['source', 'preview'];
+  static readonly observedAttributes = ['source', 'preview', 'tone'];
 
   private host: SessionHost | null = null;
   private starting: Promise<void> | null = null;
@@ -123,6 +125,12 @@ export class SpiceServerElement extends HTMLElement {
   /** The text a client copied last (null: none yet). */
   clipboard: string | null = null;
   private key: string | null = null;
+  /**
+   * What a canvas source plays to clients (a Web Audio node or a MediaStream
+   * of the page); set before start. The test pattern plays the `tone`
+   * attribute's frequency instead.
+   */
+  audioSource: AudioNode | MediaStream | null = null;
 
   /**
    * The relay key its operator gave this page (a property, not an attribute,
@@ -173,6 +181,11 @@ export class SpiceServerElement extends HTMLElement {
     return this.host;
   }
 
+  /** The session's sound output, when its source has sound (push PCM, tap nodes, volume, mute). */
+  get audio(): SpiceAudio | null {
+    return this.host?.audio ?? null;
+  }
+
   connectedCallback(): void {
     if (this.hasAttribute('autostart') && !this.host && !this.starting) void this.start().catch(() => {});
   }
@@ -184,7 +197,7 @@ export class SpiceServerElement extends HTMLElement {
   attributeChangedCallback(name: string, oldValue: string | null, value: string | null): void {
     if (oldValue === value) return;
     if (name === 'preview') this.updatePreview();
-    if (name === 'source' && this.host) void this.restart();
+    if ((name === 'source' || name === 'tone') && this.host) void this.restart();
   }
 
   /**
@@ -295,7 +308,10 @@ export class SpiceServerElement extends HTMLElement {
   private async resolveSource(): Promise<SourceSpec | SpiceSource> {
     const s = this.sourceOverride ?? this.getAttribute('source') ?? 'test-pattern';
     if (typeof s !== 'string') return s;
-    if (s === 'test-pattern') return { kind: 'test-pattern' };
+    if (s === 'test-pattern') {
+      const tone = this.getAttribute('tone');
+      return { kind: 'test-pattern', ...(tone !== null && { tone: parseToneHz(tone) }) };
+    }
     if (s === 'bios') return (await resolveSource(new URLSearchParams({ vm: 'bios' }))).spec;
     if (GUESTS.some((g) => g.name === s)) return (await resolveSource(new URLSearchParams({ guest: s }))).spec;
     const el = document.querySelector(s);
@@ -305,7 +321,10 @@ export class SpiceServerElement extends HTMLElement {
           (el ? ` (it selects a <${el.localName}>)` : ' (it selects nothing)'),
       );
     }
-    return new CanvasSource(el, { followClientSize: this.hasAttribute('follow-client-size') });
+    return new CanvasSource(el, {
+      followClientSize: this.hasAttribute('follow-client-size'),
+      ...(this.audioSource ? { audio: this.audioSource } : {}),
+    });
   }
 
   private clientEvent(type: 'client-connected' | 'client-disconnected', sessionId: number): void {

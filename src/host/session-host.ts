@@ -24,14 +24,30 @@ import { SessionDisplay } from '../api/spice-display.ts';
 import type { ImageCompression } from '../worker/image-encoder.ts';
 import type { StreamingMode } from '../worker/video-stream.ts';
 import type { JpegMode } from '../worker/image-encoder.ts';
+import { SoundDispatcher } from '../sound/sound-dispatcher.ts';
+import type { SoundWorkerStats } from '../sound/sound-worker.ts';
+import { SessionAudio } from '../sound/session-audio.ts';
+import type { RecordedPcm } from '../sound/record-channel.ts';
 
 const log = createLogger('session-host');
 
 /** What the session serves. */
 export type SourceSpec =
-  | { kind: 'test-pattern'; width?: number; height?: number; fps?: number }
+  | {
+      kind: 'test-pattern';
+      width?: number;
+      height?: number;
+      fps?: number;
+      /** Plays a sine of this many Hz (the test signal) on the playback channel; default none (no sound). */
+      tone?: number;
+    }
   | { kind: 'workload'; workload: Workload; width?: number; height?: number; fps?: number }
-  | { kind: 'v86'; vm: Omit<V86StartOptions, 'memory'> };
+  | {
+      kind: 'v86';
+      vm: Omit<V86StartOptions, 'memory'>;
+      /** Clients hear the guest's Sound Blaster 16 (a playback channel is offered). Default false. */
+      sound?: boolean;
+    };
 
 export interface SessionHostOptions {
   /** The relay's WebSocket base URL, e.g. ws://127.0.0.1:8765. */
@@ -75,6 +91,8 @@ export interface SessionHostStats {
   /** The test pattern's frame number (0 for other sources). */
   frame: number;
   vm: V86WorkerStats | null;
+  /** The SoundWorker's playback and record channels and inputs (null: the session has no sound). */
+  sound: SoundWorkerStats | null;
 }
 
 /** Checks the page can share memory with workers; throws a message that says what to fix. */
@@ -120,6 +138,8 @@ export class SessionHost {
     readonly inputs: RecordingInputSink,
     /** Every agent request (clipboard, resize, files), recorded, then passed to the source. */
     readonly agentEvents: RecordingAgentSink,
+    /** The SoundWorker running the playback channel; null when the source has no sound. */
+    readonly sound: SoundDispatcher | null,
   ) {}
 
   /** Set when serving the test pattern: what it does with agent requests. */
@@ -131,6 +151,8 @@ export class SessionHost {
   }
 
   relay!: RelayHost;
+  /** The session's sound output (its playback channel), when the source has sound. */
+  audio: SessionAudio | null = null;
   private stopLogForwarding: (() => void) | null = null;
 
   /** `cb(status)` when the relay registration drops, comes back, or ends. */
@@ -150,25 +172,44 @@ export class SessionHost {
     );
     const inputs = new RecordingInputSink();
     const agentEvents = new RecordingAgentSink();
+    const tone = !custom && spec.kind === 'test-pattern' ? (spec.tone ?? null) : null;
+    // Sound only when the source makes some: a listed playback channel costs spice-html5 its cursor channel.
+    const vmSound = !custom && spec.kind === 'v86' && spec.sound === true;
+    // A microphone is client input too: view-only sessions take none.
+    const mic = !opts.viewOnly && typeof custom?.microphone === 'function';
+    const sound = tone !== null || vmSound || custom?.sound === true || mic ? SoundDispatcher.create() : null;
+    if (sound) sound.record = mic;
     const server = await SpiceServer.create({
       password: opts.password ?? null,
       worker,
+      ...(sound && { sound }),
       inputSink: inputs,
       // View-only clients get no agent: no clipboard, sizes or files into the page.
       ...(opts.viewOnly ? {} : { agentSink: agentEvents }),
       // The test pattern takes positions; a VM only once its guest turns the absolute pointer on.
       absoluteMouse: custom ? custom.absolutePointer !== false : spec.kind === 'test-pattern',
     });
-    await worker.init(device.memory, {
-      channelClientDisconnected: (s, t, i, r) => server.channelClientDisconnected(s, t, i, r),
-    }, server.mediaClockEpoch);
+    // The main dispatcher both workers report to.
+    const main = { channelClientDisconnected: (s: number, t: number, i: number, r: string) => server.channelClientDisconnected(s, t, i, r) };
+    await worker.init(device.memory, main, server.mediaClockEpoch);
+    if (sound) {
+      await sound.init(main, server.mediaClockEpoch);
+      if (tone !== null) await sound.setTone(tone);
+    }
     if (opts.imageCompression) await worker.setImageCompression(opts.imageCompression);
     if (opts.streaming) await worker.setStreaming(opts.streaming);
     if (opts.jpeg) await worker.setJpeg(opts.jpeg);
-    const host = new SessionHost(device, worker, server, inputs, agentEvents);
+    const host = new SessionHost(device, worker, server, inputs, agentEvents, sound);
+    host.audio = sound ? new SessionAudio(sound) : null;
     if (custom) {
-      await custom.attach(new SessionDisplay(new QxlProducer(device), (w, h) => worker.createPrimary(w, h)));
+      await custom.attach(new SessionDisplay(new QxlProducer(device), (w, h) => worker.createPrimary(w, h)), host.audio);
       host.custom = custom;
+      if (mic && sound) {
+        // Microphone audio arrives on a port of its own, straight from the SoundWorker.
+        const { port1, port2 } = new MessageChannel();
+        port1.onmessage = (ev: MessageEvent<RecordedPcm>) => custom.microphone?.(ev.data.samples, ev.data.sampleRate, ev.data.channels);
+        await sound.listenMicrophone(port2);
+      }
       inputs.next = custom.input ?? null;
       agentEvents.next = custom.agent ?? null;
       if (server.agent) custom.attachAgent?.(server.agent);
@@ -201,6 +242,7 @@ export class SessionHost {
       );
       inputs.next = host.vm;
       agentEvents.next = host.vm;
+      if (vmSound && host.audio) await host.vm.attachSound(host.audio.openFeed('Sound Blaster 16'));
     }
     // View-only: every event is still recorded (and visible in stats), none reaches the source.
     if (opts.viewOnly) {
@@ -248,6 +290,7 @@ export class SessionHost {
       worker: await this.worker.stats(),
       frame: this.pattern?.frame ?? this.workload?.frame ?? 0,
       vm: this.vm ? await this.vm.stats() : null,
+      sound: this.sound ? await this.sound.stats() : null,
     };
   }
 
@@ -270,10 +313,12 @@ export class SessionHost {
     this.pattern?.stop();
     this.workload?.stop();
     await this.custom?.detach?.();
+    this.audio?.close();
     this.stopLogForwarding?.();
     this.relay?.close();
     await this.server.stop();
     await this.vm?.stop();
     await this.worker.terminate();
+    await this.sound?.terminate();
   }
 }

@@ -217,3 +217,32 @@ export const MOUSE_BUTTON_MASK_ALL = 0x7f;
 
 /** spice-server's maximum password length (spice-gtk refuses longer before sending). */
 export const MAX_PASSWORD_LENGTH = 60;
+
+/** Playback channel, server → client (the channel has no client messages of its own). */
+export const MsgPlayback = {
+  DATA: 101,
+  MODE: 102,
+  START: 103,
+  STOP: 104,
+  VOLUME: 105,
+  MUTE: 106,
+  LATENCY: 107,
+} as const;
+
+/** Playback channel capability bits. */
+export const PlaybackCap = { CELT_0_5_1: 0, VOLUME: 1, LATENCY: 2, OPUS: 3 } as const;
+
+/** SPICE_AUDIO_DATA_MODE_*: how DATA bodies are coded. */
+export const AudioDataMode = { INVALID: 0, RAW: 1, CELT_0_5_1: 2, OPUS: 3 } as const;
+
+/** SPICE_AUDIO_FMT_*: the sample format START announces (S16 is the only one). */
+export const AudioFormat = { S16: 1 } as const;
+
+/** Record channel, server → client. */
+export const MsgRecord = { START: 101, STOP: 102, VOLUME: 103, MUTE: 104 } as const;
+
+/** Record channel, client → server. */
+export const MsgcRecord = { DATA: 101, MODE: 102, START_MARK: 103 } as const;
+
+/** Record channel capability bits. */
+export const RecordCap = { CELT_0_5_1: 0, VOLUME: 1, OPUS: 2 } as const;

@@ -62,7 +62,7 @@ export interface SurfaceSize {
 }
 
 /** The RedWorker's side of the worker dispatcher. */
-export interface RedWorkerApi {
+export interface RedWorkerApi extends ChannelWorkerApi {
   /** `mediaClockEpoch`: the media clock's zero (wall-clock ms), for stamping video frames. */
   init(memory: WebAssembly.Memory, main: MainDispatcherApi, mediaClockEpoch: number): Promise<void>;
   createPrimary(width: number, height: number): Promise<void>;
@@ -86,14 +86,44 @@ export interface MainDispatcherApi {
   channelClientDisconnected(sessionId: number, channelType: number, channelId: number, reason: string): void;
 }
 
-/** Main-thread handle on one RedWorker. */
-export class WorkerDispatcher {
-  readonly remote: Comlink.Remote<RedWorkerApi>;
-  private primary: SurfaceSize | null = null;
+/** What every channel-running worker (RedWorker, SoundWorker) answers: ClientCbs and shutdown. */
+export interface ChannelWorkerApi {
+  connectChannel(req: ChannelConnectRequest): Promise<void>;
+  disconnectClient(sessionId: number): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Main-thread handle on a worker that runs channels: ClientCbs and termination. */
+export class ChannelWorkerDispatcher<Api extends ChannelWorkerApi> {
+  readonly remote: Comlink.Remote<Api>;
 
   constructor(private readonly worker: Worker) {
-    this.remote = Comlink.wrap<RedWorkerApi>(worker);
+    this.remote = Comlink.wrap<Api>(worker);
   }
+
+  /** ClientCbs.connect: asynchronous; failures are reported through the main dispatcher. */
+  connect(req: ChannelConnectRequest): Promise<void> {
+    return this.remote.connectChannel(Comlink.transfer(req, [req.leftover.buffer as ArrayBuffer]));
+  }
+
+  /** ClientCbs.disconnect: the caller awaits completion. */
+  disconnect(sessionId: number): Promise<void> {
+    return this.remote.disconnectClient(sessionId);
+  }
+
+  async terminate(): Promise<void> {
+    try {
+      await this.remote.shutdown();
+    } finally {
+      this.remote[Comlink.releaseProxy]();
+      this.worker.terminate();
+    }
+  }
+}
+
+/** Main-thread handle on one RedWorker. */
+export class WorkerDispatcher extends ChannelWorkerDispatcher<RedWorkerApi> {
+  private primary: SurfaceSize | null = null;
 
   async init(memory: WebAssembly.Memory, main: MainDispatcherApi, mediaClockEpoch: number): Promise<void> {
     await this.remote.init(memory, Comlink.proxy(main), mediaClockEpoch);
@@ -123,30 +153,11 @@ export class WorkerDispatcher {
     return this.remote.setJpeg(mode);
   }
 
-  /** ClientCbs.connect: asynchronous; failures are reported through the main dispatcher. */
-  connect(req: ChannelConnectRequest): Promise<void> {
-    return this.remote.connectChannel(Comlink.transfer(req, [req.leftover.buffer as ArrayBuffer]));
-  }
-
-  /** ClientCbs.disconnect: the caller awaits completion. */
-  disconnect(sessionId: number): Promise<void> {
-    return this.remote.disconnectClient(sessionId);
-  }
-
   stats(): Promise<RedWorkerStats> {
     return this.remote.stats();
   }
 
   snapshot(): Promise<{ width: number; height: number; pixels: Uint8Array } | null> {
     return this.remote.snapshot();
-  }
-
-  async terminate(): Promise<void> {
-    try {
-      await this.remote.shutdown();
-    } finally {
-      this.remote[Comlink.releaseProxy]();
-      this.worker.terminate();
-    }
   }
 }

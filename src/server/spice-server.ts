@@ -42,6 +42,14 @@ export interface WorkerChannels {
   primarySurface(): SurfaceSize | null;
 }
 
+/** The SoundWorker as the server sees it (ClientCbs for playback and record). */
+export interface SoundChannels {
+  connect(req: ChannelConnectRequest): Promise<void>;
+  disconnect(sessionId: number): Promise<void>;
+  /** Whether the source takes clients' microphones (the record channel is offered). */
+  readonly record?: boolean;
+}
+
 /** Decides on a client's decrypted ticket (null: it did not decrypt) for the connection `offer`. */
 export type TicketChecker = (offer: StreamOffer, password: string | null) => Promise<TicketVerdict>;
 
@@ -51,6 +59,8 @@ export interface SpiceServerOptions {
   /** Who decides on tickets instead of the local password (e.g. the relay, which holds the password). */
   ticketChecker?: TicketChecker;
   worker: WorkerChannels;
+  /** Where the playback channel runs; absent: no sound, and no playback channel is offered. */
+  sound?: SoundChannels;
   inputSink: InputSink & Partial<KeyModifierSource>;
   /** Whether the source takes absolute pointer positions (client mouse mode). */
   absoluteMouse?: boolean;
@@ -142,6 +152,9 @@ export class SpiceServer implements MainDispatcherApi {
       { type: ChannelType.DISPLAY, id: 0 },
       { type: ChannelType.INPUTS, id: 0 },
       { type: ChannelType.CURSOR, id: 0 },
+      // Only with sound: spice-html5 files a listed playback channel in place of its cursor one (spice-wire.md §15, 20).
+      ...(this.opts.sound ? [{ type: ChannelType.PLAYBACK, id: 0 }] : []),
+      ...(this.opts.sound?.record ? [{ type: ChannelType.RECORD, id: 0 }] : []),
     ];
   }
 
@@ -271,7 +284,9 @@ export class SpiceServer implements MainDispatcherApi {
     if (type === ChannelType.MAIN) {
       const sessionId = this.nextSessionId();
       const mcc = new MainChannelClient(stream, base(sessionId), this as MainChannelHost);
-      const client = new RedClient(sessionId, mcc, (id) => this.opts.worker.disconnect(id));
+      const client = new RedClient(sessionId, mcc, async (id) => {
+        await Promise.all([this.opts.worker.disconnect(id), this.opts.sound?.disconnect(id)]);
+      });
       this.clients.set(sessionId, client);
       this.wire(reader, mcc);
       mcc.onDisconnect((reason) => void this.releaseClient(sessionId, `main channel gone: ${reason}`));
@@ -297,8 +312,8 @@ export class SpiceServer implements MainDispatcherApi {
       icc.start();
       return;
     }
-    // Display and cursor run in the RedWorker: move the connection there so their
-    // traffic never passes through this thread.
+    // Display and cursor run in the RedWorker, playback and record in the SoundWorker: move the
+    // connection there so their traffic never passes through this thread.
     client.addRemoteChannel(type, mess.channelId);
     void this.handOff(client, stream, reader, mess, miniHeader, who);
   }
@@ -318,7 +333,9 @@ export class SpiceServer implements MainDispatcherApi {
       const leftover = new Uint8Array(early.byteLength + late.byteLength);
       leftover.set(early);
       leftover.set(late, early.byteLength);
-      await this.opts.worker.connect({
+      const audio = mess.channelType === ChannelType.PLAYBACK || mess.channelType === ChannelType.RECORD;
+      const target = audio && this.opts.sound ? this.opts.sound : this.opts.worker;
+      await target.connect({
         sessionId: client.sessionId,
         channelType: mess.channelType,
         channelId: mess.channelId,
@@ -328,10 +345,10 @@ export class SpiceServer implements MainDispatcherApi {
         offer: stream.offer,
         leftover,
       });
-      log.info(`session ${client.sessionId}: ${name} linked from ${who}, running in the RedWorker`);
+      log.info(`session ${client.sessionId}: ${name} linked from ${who}, running in the ${target === this.opts.worker ? 'RedWorker' : 'SoundWorker'}`);
     } catch (e) {
       client.removeRemoteChannel(mess.channelType, mess.channelId);
-      log.error(`session ${client.sessionId}: could not hand ${name} to the RedWorker: ${(e as Error).message}`);
+      log.error(`session ${client.sessionId}: could not hand ${name} to its worker: ${(e as Error).message}`);
       stream.close();
     }
   }

@@ -4,7 +4,8 @@
  * framebuffer and flushes; change detection sends only what changed. A
  * canvas that changes size gets a new surface. Client input comes back as DOM
  * events on the canvas (pointer, wheel and keyboard), so the page's own
- * handlers see them.
+ * handlers see them. With `audio` (a Web Audio node or a MediaStream of the
+ * page) clients also hear what it plays.
  *
  * The clipboard: text a client copies arrives as a `clipboard` event on the
  * canvas ({@link CanvasClipboardDetail}); {@link CanvasSource.offerClipboard}
@@ -18,7 +19,7 @@
  * canvas.addEventListener('clipboard', (e) => console.info((e as CustomEvent<CanvasClipboardDetail>).detail.text));
  * ```
  */
-import type { AgentSink, InputSink, ResizeRequest, SpiceAgent, SpiceDisplay, SpiceSource } from '../api/spice-source.ts';
+import type { AgentSink, InputSink, ResizeRequest, SpiceAgent, SpiceAudio, SpiceDisplay, SpiceSource } from '../api/spice-source.ts';
 import { createLogger } from '../util/logger.ts';
 import { domKeyForScancode } from './scancode-codes.ts';
 
@@ -33,6 +34,8 @@ export interface CanvasSourceOptions {
    * keeps its size and clients are told no.
    */
   followClientSize?: boolean;
+  /** What clients hear: a Web Audio node's output, or a MediaStream's audio tracks. Default: no sound. */
+  audio?: AudioNode | MediaStream;
 }
 
 /** Detail of the canvas's `clipboard` event: text a client copied. */
@@ -73,6 +76,7 @@ export class CanvasSource implements SpiceSource {
   frames = 0;
   private pointer = { x: 0, y: 0 };
   private shift = false;
+  private stopAudio: (() => void) | null = null;
 
   constructor(
     readonly canvas: HTMLCanvasElement,
@@ -116,8 +120,15 @@ export class CanvasSource implements SpiceSource {
     return this.display?.width === width && this.display.height === height;
   }
 
-  async attach(display: SpiceDisplay): Promise<void> {
+  /** A playback channel only when there is audio to play. */
+  get sound(): boolean {
+    return this.options.audio !== undefined;
+  }
+
+  async attach(display: SpiceDisplay, audio: SpiceAudio | null = null): Promise<void> {
     this.display = display;
+    const a = this.options.audio;
+    if (audio && a) this.stopAudio = a instanceof MediaStream ? await audio.connectStream(a) : await audio.connectNode(a);
     await this.sample();
     if (this.options.fps) this.timer = setInterval(() => void this.sample(), 1000 / this.options.fps);
     else {
@@ -134,6 +145,8 @@ export class CanvasSource implements SpiceSource {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.display = null;
+    this.stopAudio?.();
+    this.stopAudio = null;
   }
 
   /** Copies the canvas into the framebuffer and flushes; resizes the surface first if the canvas changed size. */

@@ -8,8 +8,6 @@
 import * as Comlink from 'comlink';
 import { ChannelType, channelTypeName } from '../protocol/constants.ts';
 import type { ChannelConnectRequest, MainDispatcherApi, RedWorkerApi, RedWorkerStats } from '../server/dispatcher.ts';
-import { RedChannelClient } from '../server/red-channel-client.ts';
-import { RelayStream } from '../transport/relay-stream.ts';
 import { RelayMux } from '../transport/relay-mux.ts';
 import { createLogger } from '../util/logger.ts';
 import { LzEncoder } from '../codecs/lz.ts';
@@ -24,6 +22,7 @@ import { DisplayChannel, DisplayChannelClient } from './display-channel.ts';
 import { packCopyImage } from './drawable-image.ts';
 import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } from './image-encoder.ts';
 import { STREAMING_MODES, type StreamingMode } from './video-stream.ts';
+import { WorkerSessions } from './worker-sessions.ts';
 
 const log = createLogger('red-worker');
 /** JPEG quality of video stream frames (spice-server's MJPEG encoder starts at 70–85 and adapts). */
@@ -33,9 +32,8 @@ export class RedWorker implements RedWorkerApi {
   readonly display = new DisplayChannel();
   readonly cursor = new CursorChannel();
   private consumer: QxlConsumer | null = null;
-  private main: MainDispatcherApi | null = null;
   private running = false;
-  private readonly sessions = new Map<number, Set<RedChannelClient>>();
+  private readonly sessions = new WorkerSessions();
 
   async init(memory: WebAssembly.Memory, main: MainDispatcherApi, mediaClockEpoch: number): Promise<void> {
     this.display.mediaClockEpoch = mediaClockEpoch;
@@ -57,7 +55,7 @@ export class RedWorker implements RedWorkerApi {
     // Video stream frames too: synchronous, so a frame always shows the latest content and never waits.
     const streamJpeg = new JpegEncoder(device, STREAM_JPEG_QUALITY);
     this.display.streamJpeg = (addr, stride, w, h) => streamJpeg.encode(addr, stride, w, h);
-    this.main = main;
+    this.sessions.main = main;
     this.running = true;
     void this.loop();
     log.info('RedWorker started');
@@ -159,50 +157,26 @@ export class RedWorker implements RedWorkerApi {
 
   /** ClientCbs.connect: attach to the client connection and start the channel. */
   async connectChannel(req: ChannelConnectRequest): Promise<void> {
-    const stream = await RelayStream.attach(req.offer);
-    const opts = {
-      sessionId: req.sessionId,
-      channelType: req.channelType,
-      channelId: req.channelId,
-      miniHeader: req.miniHeader,
-      channelCaps: req.channelCaps,
-    };
-    let rcc: DisplayChannelClient | CursorChannelClient;
-    if (req.channelType === ChannelType.DISPLAY) {
-      const dcc = new DisplayChannelClient(stream, opts, this.display);
-      this.display.clients.add(dcc);
-      dcc.onDisconnect(() => this.display.clients.delete(dcc));
-      rcc = dcc;
-    } else if (req.channelType === ChannelType.CURSOR) {
-      const ccc = new CursorChannelClient(stream, opts, this.cursor);
-      this.cursor.clients.add(ccc);
-      ccc.onDisconnect(() => this.cursor.clients.delete(ccc));
-      rcc = ccc;
-    } else {
-      stream.close();
+    await this.sessions.connect(req, (stream, opts) => {
+      if (req.channelType === ChannelType.DISPLAY) {
+        const dcc = new DisplayChannelClient(stream, opts, this.display);
+        this.display.clients.add(dcc);
+        dcc.onDisconnect(() => this.display.clients.delete(dcc));
+        return dcc;
+      }
+      if (req.channelType === ChannelType.CURSOR) {
+        const ccc = new CursorChannelClient(stream, opts, this.cursor);
+        this.cursor.clients.add(ccc);
+        ccc.onDisconnect(() => this.cursor.clients.delete(ccc));
+        return ccc;
+      }
       throw new Error(`RedWorker runs display and cursor channels, not ${channelTypeName(req.channelType)}`);
-    }
-    let set = this.sessions.get(req.sessionId);
-    if (!set) this.sessions.set(req.sessionId, (set = new Set()));
-    set.add(rcc);
-    rcc.onDisconnect((reason) => {
-      const s = this.sessions.get(req.sessionId);
-      s?.delete(rcc);
-      if (s && s.size === 0) this.sessions.delete(req.sessionId);
-      this.main?.channelClientDisconnected(req.sessionId, req.channelType, req.channelId, reason);
     });
-    stream.onClose((reason) => rcc.peerClosed(reason));
-    stream.onData((bytes) => rcc.receive(bytes));
-    rcc.start();
-    if (req.leftover.byteLength) rcc.receive(req.leftover);
   }
 
   /** ClientCbs.disconnect: returns once every channel of the session is gone. */
   async disconnectClient(sessionId: number): Promise<void> {
-    const set = this.sessions.get(sessionId);
-    if (!set) return;
-    for (const rcc of [...set]) rcc.disconnect('client disconnected (main channel gone)');
-    this.sessions.delete(sessionId);
+    this.sessions.disconnect(sessionId);
   }
 
   async stats(): Promise<RedWorkerStats> {
@@ -242,7 +216,7 @@ export class RedWorker implements RedWorkerApi {
 
   async shutdown(): Promise<void> {
     this.running = false;
-    for (const id of [...this.sessions.keys()]) await this.disconnectClient(id);
+    for (const id of this.sessions.sessionIds()) await this.disconnectClient(id);
   }
 }
 

@@ -55,6 +55,8 @@ export interface V86WorkerStats {
   pending: boolean;
   /** The guest's keyboard LEDs (SPICE modifier bits). */
   leds: number;
+  /** Sample frames the guest's Sound Blaster 16 played so far. */
+  soundFrames: number;
 }
 
 /** The guest's raw VGA text state, read from VGA memory (not from our renderer). */
@@ -102,6 +104,8 @@ export interface V86WorkerApi {
   vgaTextDump(): Promise<VgaTextDump | null>;
   /** Null unless the guest is in a 32-bpp VBE mode. */
   guestFramebuffer(): Promise<GuestFramebuffer | null>;
+  /** Sends the Sound Blaster 16's output to a SoundWorker feed (see PcmFeedMessage). */
+  attachSound(port: MessagePort): Promise<void>;
   saveState(): Promise<ArrayBuffer>;
   restoreState(state: ArrayBuffer): Promise<void>;
   stop(): Promise<void>;

@@ -148,6 +148,11 @@ export class V86Source implements InputSink, KeyModifierSource, AgentSink {
     return this.remote.stats();
   }
 
+  /** The guest's Sound Blaster 16 plays into this SoundWorker feed port (straight from the v86 worker). */
+  attachSound(port: MessagePort): Promise<void> {
+    return this.remote.attachSound(Comlink.transfer(port, [port]));
+  }
+
   async stop(): Promise<void> {
     this.typer.cancel();
     try {

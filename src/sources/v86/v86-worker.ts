@@ -13,6 +13,7 @@ import { createLogger } from '../../util/logger.ts';
 import { ps2MovePackets } from './ps2-mouse.ts';
 import { V86Display, type V86Vga } from './v86-display.ts';
 import { SerialLineReader, parseClipLine } from './guest-clipboard.ts';
+import { Sb16Dac } from './sb16-dac.ts';
 import type {
   GuestFramebuffer,
   GuestImage,
@@ -49,7 +50,7 @@ interface VgaRegisters {
 interface V86Internals {
   screen_adapter: Record<string, unknown>;
   bus: {
-    send(name: string, value: unknown): void;
+    send(name: string, value?: unknown): void;
     register(name: string, fn: (value: never) => void, ctx: unknown): void;
   };
   v86?: {
@@ -79,6 +80,8 @@ export class V86Worker implements V86WorkerApi {
   private leds = 0;
   private buttons: [boolean, boolean, boolean] = [false, false, false];
   private lastAbsolute: { x: number; y: number } | null = null;
+  private dac: Sb16Dac | null = null;
+  private soundPort: MessagePort | null = null;
 
   async start(opts: V86StartOptions, host: V86HostApi): Promise<void> {
     this.host = host;
@@ -117,6 +120,9 @@ export class V86Worker implements V86WorkerApi {
     }) as V86 & V86Internals;
     this.emulator = emulator;
     this.sharedFolder = opts.sharedFolder === true;
+    // The Sound Blaster 16's DAC: always there, so a guest's DMA playback is paced even unheard.
+    this.dac = new Sb16Dac(emulator.bus);
+    this.dac.attach(this.soundPort);
     const display = new V86Display(producer, { createPrimary: (w, h) => host.createPrimary(w, h) }, () => emulator.v86?.cpu?.devices?.vga ?? null);
     this.display = display;
     // Without a screen container v86 makes a dummy screen adapter once its WASM has
@@ -267,7 +273,13 @@ export class V86Worker implements V86WorkerApi {
       surfacesCreated: d?.surfacesCreated ?? 0,
       pending: d?.pending ?? false,
       leds: this.leds,
+      soundFrames: this.dac?.framesOut ?? 0,
     };
+  }
+
+  async attachSound(port: MessagePort): Promise<void> {
+    this.soundPort = port;
+    this.dac?.attach(port);
   }
 
   async textScreen(): Promise<{ lines: string[]; cursor: { row: number; col: number } }> {
@@ -326,6 +338,7 @@ export class V86Worker implements V86WorkerApi {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.dac?.stop();
     await this.emulator?.destroy();
     this.emulator = null;
   }

@@ -1,0 +1,139 @@
+/**
+ * Audio that sources push into the SoundWorker: PCM at any rate, 1 or 2
+ * channels, as float (Web Audio) or S16 (emulated sound cards) blocks,
+ * arriving on a MessagePort straight from wherever it is made (the page,
+ * an AudioWorklet, the v86 worker), so it never queues behind the page's
+ * main thread on its way to the playback channel.
+ *
+ * A PcmFeed resamples to 48 kHz stereo (linear interpolation: sources are
+ * mostly 44.1 or 48 kHz, and SPICE's Opus and spice-html5 take only 48 kHz)
+ * and holds at most MAX_FEED_MS: when the producer runs ahead of the playback
+ * clock the oldest audio goes, so what clients hear stays current. When it
+ * runs dry the packet is padded with silence.
+ */
+import { PACKET_FRAMES, PLAYBACK_CHANNELS, PLAYBACK_FREQUENCY, type PcmSource } from './pcm.ts';
+
+/** One block of a feed, as posted on its port. `end` closes the feed. */
+export type PcmFeedMessage =
+  | { kind: 'f32'; sampleRate: number; channels: Float32Array[] }
+  | { kind: 's16'; sampleRate: number; channelCount: number; samples: Int16Array }
+  | { kind: 'end' };
+
+/** Audio a feed holds beyond this is dropped, oldest first (two packets of slack over the 10 ms cadence). */
+export const MAX_FEED_MS = 60;
+const MAX_FRAMES = (PLAYBACK_FREQUENCY * MAX_FEED_MS) / 1000;
+/** The ring holds a second: room for a producer's burst before the trim. */
+const RING_FRAMES = PLAYBACK_FREQUENCY;
+
+export class PcmFeed implements PcmSource {
+  private readonly ring = new Int16Array(RING_FRAMES * PLAYBACK_CHANNELS);
+  private head = 0; // next frame to read
+  private size = 0; // frames held
+  /**
+   * Resampler state: where the next output frame falls, in input frames after
+   * `last` (the newest input frame seen); 1 = exactly on the next input frame.
+   */
+  private pos = 1;
+  private last: [number, number] = [0, 0];
+  framesIn = 0;
+  /** Wall-clock ms of the latest block (0: none yet). */
+  lastPushAt = 0;
+  framesDropped = 0;
+  underruns = 0;
+
+  constructor(readonly name: string) {}
+
+  get bufferedFrames(): number {
+    return this.size;
+  }
+
+  /** Takes one block; throws on a malformed one, saying what it expected. */
+  push(m: Exclude<PcmFeedMessage, { kind: 'end' }>): void {
+    if (!(m.sampleRate >= 8000 && m.sampleRate <= 192_000)) {
+      throw new Error(`audio feed ${this.name}: expected a sample rate of 8000..192000 Hz, got ${m.sampleRate}`);
+    }
+    this.lastPushAt = Date.now();
+    if (m.kind === 'f32') {
+      const [l, r = l] = m.channels;
+      if (!l) throw new Error(`audio feed ${this.name}: expected 1 or 2 channels of samples, got none`);
+      this.resample(l.length, m.sampleRate, (i) => [l[i]! * 32767, r![i]! * 32767]);
+    } else {
+      const n = m.channelCount;
+      if (n !== 1 && n !== 2) throw new Error(`audio feed ${this.name}: expected 1 or 2 channels, got ${n}`);
+      const s = m.samples;
+      this.resample(Math.floor(s.length / n), m.sampleRate, (i) => [s[i * n]!, s[i * n + n - 1]!]);
+    }
+    this.trim();
+  }
+
+  /**
+   * Linear interpolation from `rate` to 48 kHz, continuing across blocks (an
+   * output frame between a block's last input and the next block's first
+   * waits for that block). At 48 kHz frames are copied as they are.
+   */
+  private resample(frames: number, rate: number, frame: (i: number) => [number, number]): void {
+    this.framesIn += frames;
+    if (rate === PLAYBACK_FREQUENCY) {
+      for (let i = 0; i < frames; i++) {
+        const [l, r] = frame(i);
+        this.put(l, r);
+      }
+      return;
+    }
+    const step = rate / PLAYBACK_FREQUENCY;
+    let prev = this.last;
+    let pos = this.pos;
+    for (let i = 0; i < frames; i++) {
+      const cur = frame(i);
+      // Output frames between prev (pos 0) and cur (pos 1).
+      while (pos <= 1) {
+        this.put(prev[0] + (cur[0] - prev[0]) * pos, prev[1] + (cur[1] - prev[1]) * pos);
+        pos += step;
+      }
+      pos -= 1;
+      prev = cur;
+    }
+    this.pos = pos;
+    this.last = prev;
+  }
+
+  private put(l: number, r: number): void {
+    if (this.size === RING_FRAMES) {
+      this.head = (this.head + 1) % RING_FRAMES;
+      this.size--;
+      this.framesDropped++;
+    }
+    const at = ((this.head + this.size) % RING_FRAMES) * PLAYBACK_CHANNELS;
+    this.ring[at] = Math.max(-32768, Math.min(32767, Math.round(l)));
+    this.ring[at + 1] = Math.max(-32768, Math.min(32767, Math.round(r)));
+    this.size++;
+  }
+
+  private trim(): void {
+    if (this.size <= MAX_FRAMES) return;
+    const drop = this.size - MAX_FRAMES;
+    this.head = (this.head + drop) % RING_FRAMES;
+    this.size -= drop;
+    this.framesDropped += drop;
+  }
+
+  /** The next packet into `out`; silence where the feed ran dry. */
+  read(out: Int16Array): void {
+    const frames = Math.min(PACKET_FRAMES, out.length / PLAYBACK_CHANNELS);
+    const have = Math.min(frames, this.size);
+    if (have < frames && this.framesIn > 0) this.underruns++;
+    for (let f = 0; f < frames; f++) {
+      for (let c = 0; c < PLAYBACK_CHANNELS; c++) {
+        out[f * PLAYBACK_CHANNELS + c] = f < have ? this.ring[((this.head + f) % RING_FRAMES) * PLAYBACK_CHANNELS + c]! : 0;
+      }
+    }
+    this.head = (this.head + have) % RING_FRAMES;
+    this.size -= have;
+  }
+
+  skip(frames: number): void {
+    const n = Math.min(frames, this.size);
+    this.head = (this.head + n) % RING_FRAMES;
+    this.size -= n;
+  }
+}
