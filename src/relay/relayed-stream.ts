@@ -9,6 +9,7 @@ import type { Logger } from '../util/logger.ts';
 import {
   MUX_CLIENT_WINDOW,
   MUX_PAGE_WINDOW,
+  RelayCloseCode,
   type HostServerMessage,
   type MuxServerMessage,
 } from '../transport/relay-protocol.ts';
@@ -228,7 +229,7 @@ export class RelayedStream {
    */
   pageDetach(link: PageLink): void {
     if (link !== this.page || this.state !== 'attached') {
-      link.control({ type: 'refused', stream: this.id, code: 4004, reason: `stream ${this.id} is not attached on this socket` });
+      link.control({ type: 'refused', stream: this.id, code: RelayCloseCode.UnknownStream, reason: `stream ${this.id} is not attached on this socket` });
       return;
     }
     this.state = 'detached';

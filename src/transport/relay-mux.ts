@@ -274,7 +274,15 @@ export class RelayMux {
         const w = this.attaching.get(id);
         this.attaching.delete(id);
         const code = typeof m.code === 'number' ? m.code : RelayCloseCode.BadRequest;
-        w?.reject(new RelayError(`relay refused stream ${m.stream as string} (code ${code}): ${typeof m.reason === 'string' ? m.reason : 'no reason'}`, code));
+        const why = `relay refused stream ${m.stream as string} (code ${code}): ${typeof m.reason === 'string' ? m.reason : 'no reason'}`;
+        if (w) {
+          w.reject(new RelayError(why, code));
+          return;
+        }
+        // A refused detach: the relay no longer has the stream here, so it is over for this thread.
+        const sink = this.sinks.get(id);
+        this.release(id);
+        sink?.closed(why, code);
         return;
       }
       case 'detached':

@@ -6,7 +6,7 @@
  * window or a Web Worker can use it.
  */
 
-/** What a session name must look like (in `/host?session=`, `/spice/NAME`, `/stream?session=`). */
+/** What a session name must look like (in `/host?session=`, `/spice/NAME`, `/mux?session=`). */
 export const SESSION_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The session used when none is named (native clients on the TCP port, spice-html5 on `/`). */
@@ -31,8 +31,6 @@ export const RelayCloseCode = {
   Timeout: 4008,
   /** Another page socket is already attached to that stream. */
   AlreadyAttached: 4009,
-  /** A page sent more than the stream's window allows (uncredited bytes), or a malformed mux frame. */
-  WindowExceeded: 4011,
   /** The session has as many mux sockets as the relay allows. */
   TooManySockets: 4012,
   /** The register message lacked the relay key, or carried a wrong one. */
