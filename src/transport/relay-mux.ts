@@ -304,6 +304,7 @@ export class RelayMux {
     clearTimeout(this.idleTimer);
     const why = `relay mux socket closed (code ${code}${reason ? `: ${reason}` : ''})`;
     this.closedReason = why;
+    this.outbox.length = 0; // control messages for a socket that never opened go nowhere
     if (muxes.get(this.key) === this) muxes.delete(this.key);
     for (const w of this.attaching.values()) w.reject(new RelayError(`relay closed the mux before the stream was attached (code ${code})${reason ? `: ${reason}` : ''}`, code));
     this.attaching.clear();
