@@ -13,7 +13,7 @@ import { ChannelType, channelTypeName } from '../protocol/constants.ts';
 import type { ChannelConnectRequest, ChannelWorkerApi, MainDispatcherApi } from '../server/dispatcher.ts';
 import { MM_TIME_LAG_MS } from '../server/main-channel.ts';
 import { createLogger } from '../util/logger.ts';
-import { WorkerSessions } from '../worker/worker-sessions.ts';
+import { joined, WorkerSessions } from '../server/worker-sessions.ts';
 import { PlaybackChannel, PlaybackChannelClient, type PlaybackStats } from './playback-channel.ts';
 import { TestTone } from './test-tone.ts';
 import { PcmFeed, type PcmFeedMessage } from './pcm-feed.ts';
@@ -159,18 +159,8 @@ export class SoundWorker implements SoundWorkerApi {
 
   async connectChannel(req: ChannelConnectRequest): Promise<void> {
     await this.sessions.connect(req, (stream, opts) => {
-      if (req.channelType === ChannelType.PLAYBACK) {
-        const pcc = new PlaybackChannelClient(stream, opts, this.playback);
-        this.playback.clients.add(pcc);
-        pcc.onDisconnect(() => this.playback.clients.delete(pcc));
-        return pcc;
-      }
-      if (req.channelType === ChannelType.RECORD) {
-        const rcc = new RecordChannelClient(stream, opts, this.record);
-        this.record.clients.add(rcc);
-        rcc.onDisconnect(() => this.record.clients.delete(rcc));
-        return rcc;
-      }
+      if (req.channelType === ChannelType.PLAYBACK) return joined(this.playback.clients, new PlaybackChannelClient(stream, opts, this.playback));
+      if (req.channelType === ChannelType.RECORD) return joined(this.record.clients, new RecordChannelClient(stream, opts, this.record));
       throw new Error(`SoundWorker runs the playback and record channels, not ${channelTypeName(req.channelType)}`);
     });
   }

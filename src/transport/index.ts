@@ -1,7 +1,7 @@
 /** The page side of the relay transport: usable in a window, a Web Worker, or Node with `ws`. */
 export { RelayHost, type RelayHostOptions } from './relay-host.ts';
 export { RelayStream } from './relay-stream.ts';
-export { RelayError } from './relay-error.ts';
+export { RelayError } from './relay-socket.ts';
 export { RelayMux } from './relay-mux.ts';
 export {
   DEFAULT_SESSION,

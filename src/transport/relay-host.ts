@@ -19,8 +19,7 @@ import {
   type StreamOffer,
   type TicketCheck,
 } from './relay-protocol.ts';
-import { openRelaySocket } from './relay-stream.ts';
-import { RelayError } from './relay-error.ts';
+import { openRelaySocket, RelayError } from './relay-socket.ts';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket-like.ts';
 
 const log = createLogger('relay-host');

@@ -22,8 +22,8 @@ import {
   type MuxClientMessage,
   type StreamOffer,
 } from './relay-protocol.ts';
-import { binaryPayload, resolveWebSocket, WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket-like.ts';
-import { RelayError } from './relay-error.ts';
+import { binaryPayload, WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket-like.ts';
+import { openRelaySocket, RelayError } from './relay-socket.ts';
 
 const log = createLogger('relay-mux');
 
@@ -75,12 +75,7 @@ export class RelayMux {
     url: string,
     WebSocketImpl: WebSocketConstructor | undefined,
   ) {
-    const Impl = resolveWebSocket(WebSocketImpl);
-    try {
-      this.ws = new Impl(url);
-    } catch (err) {
-      throw new RelayError(`could not open ${url.replace(/token=[^&]*/, 'token=…')}: ${(err as Error).message}`);
-    }
+    this.ws = openRelaySocket(url, WebSocketImpl);
     this.ws.binaryType = 'arraybuffer';
     this.ws.addEventListener('open', () => {
       for (const text of this.outbox.splice(0)) this.ws.send(text);

@@ -11,27 +11,14 @@
 import { createLogger } from '../util/logger.ts';
 import { muxStreamNumber, type StreamOffer } from './relay-protocol.ts';
 import { RelayMux } from './relay-mux.ts';
-import { RelayError } from './relay-error.ts';
-import { resolveWebSocket, type WebSocketConstructor, type WebSocketLike } from './websocket-like.ts';
+import { RelayError } from './relay-socket.ts';
+import type { WebSocketConstructor } from './websocket-like.ts';
 import { concatBytes } from '../util/bytes.ts';
 
 export type { StreamOffer } from './relay-protocol.ts';
-export { RelayError } from './relay-error.ts';
+export { RelayError, openRelaySocket } from './relay-socket.ts';
 
 const log = createLogger('relay-stream');
-
-/**
- * Opens a WebSocket to the relay with the injected or the global constructor;
- * throws a {@link RelayError} saying which URL could not be opened.
- */
-export function openRelaySocket(url: string, WebSocketImpl?: WebSocketConstructor): WebSocketLike {
-  const Impl = resolveWebSocket(WebSocketImpl);
-  try {
-    return new Impl(url);
-  } catch (err) {
-    throw new RelayError(`could not open ${url}: ${(err as Error).message}`);
-  }
-}
 
 type State = 'attached' | 'detaching' | 'detached' | 'closed';
 

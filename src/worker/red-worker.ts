@@ -22,7 +22,7 @@ import { DisplayChannel, DisplayChannelClient } from './display-channel.ts';
 import { packCopyImage } from './drawable-image.ts';
 import { IMAGE_COMPRESSIONS, JPEG_MODES, type ImageCompression, type JpegMode } from './image-encoder.ts';
 import { STREAMING_MODES, type StreamingMode } from './video-stream.ts';
-import { WorkerSessions } from './worker-sessions.ts';
+import { joined, WorkerSessions } from '../server/worker-sessions.ts';
 
 const log = createLogger('red-worker');
 /** JPEG quality of video stream frames (spice-server's MJPEG encoder starts at 70–85 and adapts). */
@@ -158,18 +158,8 @@ export class RedWorker implements RedWorkerApi {
   /** ClientCbs.connect: attach to the client connection and start the channel. */
   async connectChannel(req: ChannelConnectRequest): Promise<void> {
     await this.sessions.connect(req, (stream, opts) => {
-      if (req.channelType === ChannelType.DISPLAY) {
-        const dcc = new DisplayChannelClient(stream, opts, this.display);
-        this.display.clients.add(dcc);
-        dcc.onDisconnect(() => this.display.clients.delete(dcc));
-        return dcc;
-      }
-      if (req.channelType === ChannelType.CURSOR) {
-        const ccc = new CursorChannelClient(stream, opts, this.cursor);
-        this.cursor.clients.add(ccc);
-        ccc.onDisconnect(() => this.cursor.clients.delete(ccc));
-        return ccc;
-      }
+      if (req.channelType === ChannelType.DISPLAY) return joined(this.display.clients, new DisplayChannelClient(stream, opts, this.display));
+      if (req.channelType === ChannelType.CURSOR) return joined(this.cursor.clients, new CursorChannelClient(stream, opts, this.cursor));
       throw new Error(`RedWorker runs display and cursor channels, not ${channelTypeName(req.channelType)}`);
     });
   }

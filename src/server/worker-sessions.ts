@@ -5,10 +5,17 @@
  * channel client, reporting its end through the main dispatcher, and
  * ClientCbs.disconnect for a whole session.
  */
-import type { ChannelConnectRequest, MainDispatcherApi } from '../server/dispatcher.ts';
-import type { ByteStream } from '../server/byte-stream.ts';
-import type { RedChannelClient, RedChannelClientOptions } from '../server/red-channel-client.ts';
+import type { ChannelConnectRequest, MainDispatcherApi } from './dispatcher.ts';
+import type { ByteStream } from './byte-stream.ts';
+import type { RedChannelClient, RedChannelClientOptions } from './red-channel-client.ts';
 import { RelayStream } from '../transport/relay-stream.ts';
+
+/** Adds a channel client to its channel's set, and takes it out again when it disconnects. */
+export function joined<T extends RedChannelClient>(clients: Set<T>, rcc: T): T {
+  clients.add(rcc);
+  rcc.onDisconnect(() => clients.delete(rcc));
+  return rcc;
+}
 
 export class WorkerSessions {
   private readonly sessions = new Map<number, Set<RedChannelClient>>();
