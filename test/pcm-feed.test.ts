@@ -1,11 +1,13 @@
 /**
  * Audio pushed by sources: resampled to 48 kHz stereo with its frequency
- * intact, mono spread to both channels, bounded so it never runs more than
- * MAX_FEED_MS ahead (oldest dropped), padded with silence when it runs dry;
+ * intact, mono spread to both channels, bounded so a producer that stays
+ * ahead loses what it never lets drain beyond MAX_FEED_MS (oldest first) and
+ * a burst is cut to FEED_BURST_MS, while a producer that hands over big
+ * blocks loses nothing; padded with silence when it runs dry;
  * the mixer sums inputs and clips.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_FEED_MS, PcmFeed } from '../src/sound/pcm-feed.ts';
+import { FEED_BURST_MS, FLOOR_PERIOD_READS, MAX_FEED_MS, PcmFeed } from '../src/sound/pcm-feed.ts';
 import { PcmMixer } from '../src/sound/pcm-mixer.ts';
 import { PACKET_FRAMES, PLAYBACK_FREQUENCY } from '../src/sound/pcm.ts';
 import { TestTone } from '../src/sound/test-tone.ts';
@@ -54,7 +56,7 @@ describe('PcmFeed', () => {
     expect(r[10000]).toBeCloseTo(-l[10000]!, -1); // the right channel stayed the right channel
   });
 
-  it('plays mono S16 on both channels, pads with silence when dry, and keeps at most MAX_FEED_MS', () => {
+  it('plays mono S16 on both channels, pads with silence when dry, cuts a burst, and brings a producer that stays ahead back to MAX_FEED_MS', () => {
     const feed = new PcmFeed('test');
     const mono = Int16Array.from({ length: 480 }, (_, i) => i);
     feed.push({ kind: 's16', sampleRate: 48000, channelCount: 1, samples: mono });
@@ -64,12 +66,43 @@ describe('PcmFeed', () => {
     expect(left.subarray(480).every((v) => v === 0)).toBe(true);
     expect(feed.underruns).toBe(1);
 
-    // A producer 1 s ahead: only the newest MAX_FEED_MS stay, the rest is counted as dropped.
+    // A burst of 1 s: only the newest FEED_BURST_MS stay, the rest is counted as dropped.
     feed.push({ kind: 's16', sampleRate: 48000, channelCount: 2, samples: Int16Array.from({ length: 96000 }, (_, i) => (i >> 1) % 32000) });
-    expect(feed.bufferedFrames).toBe((PLAYBACK_FREQUENCY * MAX_FEED_MS) / 1000);
+    expect(feed.bufferedFrames).toBe((PLAYBACK_FREQUENCY * FEED_BURST_MS) / 1000);
     expect(feed.framesDropped).toBe(48000 - feed.bufferedFrames);
     const kept = feed.bufferedFrames;
     expect(drain(feed, 1).left[0]).toBe((48000 - kept) % 32000); // the oldest kept frame
+
+    // The producer then keeps pace, staying that far ahead: within a floor period or two it is back to MAX_FEED_MS ahead.
+    for (let p = 0; p < 2 * FLOOR_PERIOD_READS; p++) {
+      feed.push({ kind: 's16', sampleRate: 48000, channelCount: 1, samples: new Int16Array(PACKET_FRAMES).fill(7) });
+      drain(feed, 1);
+    }
+    expect(feed.bufferedFrames).toBeLessThanOrEqual((PLAYBACK_FREQUENCY * MAX_FEED_MS) / 1000);
+    expect(feed.bufferedFrames).toBeGreaterThan(0);
+  });
+
+  it('loses nothing from a producer that hands over 128 ms at a time, as an emulated card\'s DMA does at 8 kHz', () => {
+    // The Linux guest's /dev/dsp: u8 mono 8 kHz, 1024-sample DMA blocks, each asked for when under 40 ms is left.
+    const feed = new PcmFeed('test');
+    const rate = 8000;
+    const block = 1024;
+    let made = 0;
+    const left: number[] = [];
+    const out = new Int16Array(PACKET_FRAMES * 2);
+    for (let p = 0; p < 300; p++) {
+      const playedMs = p * 10;
+      if ((made * 1000) / rate - playedMs < 40) {
+        const s = Int16Array.from({ length: block }, (_, i) => Math.round(12000 * Math.sin((2 * Math.PI * 1000 * (made + i)) / rate)));
+        feed.push({ kind: 's16', sampleRate: rate, channelCount: 1, samples: s });
+        made += block;
+      }
+      feed.read(out);
+      for (let f = 0; f < PACKET_FRAMES; f++) left.push(out[2 * f]!);
+    }
+    expect(feed.framesDropped).toBe(0);
+    expect(feed.underruns).toBe(0);
+    expect(Math.abs(dominantFrequency(left.slice(4800), PLAYBACK_FREQUENCY) - 1000)).toBeLessThan(0.5);
   });
 
   it('refuses blocks it cannot play, saying what it expected', () => {

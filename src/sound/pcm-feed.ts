@@ -7,9 +7,14 @@
  *
  * A PcmFeed resamples to 48 kHz stereo (linear interpolation: sources are
  * mostly 44.1 or 48 kHz, and SPICE's Opus and spice-html5 take only 48 kHz)
- * and holds at most MAX_FEED_MS: when the producer runs ahead of the playback
- * clock the oldest audio goes, so what clients hear stays current. When it
- * runs dry the packet is padded with silence.
+ * keeps what clients hear current: when the producer stays ahead of the
+ * playback clock, the audio it never drains below (its floor over
+ * FLOOR_PERIOD_READS packets) beyond MAX_FEED_MS is dropped, oldest first,
+ * and a burst beyond FEED_BURST_MS is cut at once. A floor rather than the
+ * level itself, because producers such as an emulated sound card's DMA hand
+ * over 100 ms or more in one block and then nothing until the next: the
+ * level peaks after each block without the producer being ahead. When the
+ * feed runs dry the packet is padded with silence.
  */
 import { PACKET_FRAMES, PLAYBACK_CHANNELS, PLAYBACK_FREQUENCY, type PcmSource } from './pcm.ts';
 
@@ -19,9 +24,14 @@ export type PcmFeedMessage =
   | { kind: 's16'; sampleRate: number; channelCount: number; samples: Int16Array }
   | { kind: 'end' };
 
-/** Audio a feed holds beyond this is dropped, oldest first (two packets of slack over the 10 ms cadence). */
+/** Audio a feed never drains below, beyond this, is dropped, oldest first (two packets of slack over the 10 ms cadence and a producer's jitter). */
 export const MAX_FEED_MS = 60;
 const MAX_FRAMES = (PLAYBACK_FREQUENCY * MAX_FEED_MS) / 1000;
+/** Reads over which a feed's floor is taken: half a second of packets. */
+export const FLOOR_PERIOD_READS = 50;
+/** A burst that leaves more than this queued is cut to it at once (bounds the delay until the floor catches it). */
+export const FEED_BURST_MS = 400;
+const BURST_FRAMES = (PLAYBACK_FREQUENCY * FEED_BURST_MS) / 1000;
 /** The ring holds a second: room for a producer's burst before the trim. */
 const RING_FRAMES = PLAYBACK_FREQUENCY;
 
@@ -40,6 +50,9 @@ export class PcmFeed implements PcmSource {
   lastPushAt = 0;
   framesDropped = 0;
   underruns = 0;
+  /** The least held after a read in this floor period, and the reads so far in it. */
+  private floor = Infinity;
+  private reads = 0;
 
   constructor(readonly name: string) {}
 
@@ -109,12 +122,24 @@ export class PcmFeed implements PcmSource {
     this.size++;
   }
 
+  /** Cuts a burst: at most BURST_FRAMES stay queued. */
   private trim(): void {
-    if (this.size <= MAX_FRAMES) return;
-    const drop = this.size - MAX_FRAMES;
-    this.head = (this.head + drop) % RING_FRAMES;
-    this.size -= drop;
-    this.framesDropped += drop;
+    if (this.size > BURST_FRAMES) this.drop(this.size - BURST_FRAMES);
+  }
+
+  private drop(frames: number): void {
+    this.head = (this.head + frames) % RING_FRAMES;
+    this.size -= frames;
+    this.framesDropped += frames;
+  }
+
+  /** After a read: at the end of each floor period, a producer that stayed ahead loses what it never let drain. */
+  private trackFloor(): void {
+    this.floor = Math.min(this.floor, this.size);
+    if (++this.reads < FLOOR_PERIOD_READS) return;
+    if (this.floor > MAX_FRAMES) this.drop(Math.min(this.size, this.floor - MAX_FRAMES));
+    this.floor = Infinity;
+    this.reads = 0;
   }
 
   /** The next packet into `out`; silence where the feed ran dry. */
@@ -129,6 +154,7 @@ export class PcmFeed implements PcmSource {
     }
     this.head = (this.head + have) % RING_FRAMES;
     this.size -= have;
+    this.trackFloor();
   }
 
   skip(frames: number): void {

@@ -12,7 +12,7 @@ import type { PcmFeedMessage } from '../../sound/pcm-feed.ts';
 
 const log = createLogger('sb16');
 
-/** How far ahead of real time the DAC keeps the guest's audio (the feed holds up to 60 ms). */
+/** How far ahead of real time the DAC keeps the guest's audio, at least (a DMA block can add 128 ms: the feed keeps whole blocks). */
 const TARGET_AHEAD_MS = 40;
 const PUMP_MS = 5;
 
