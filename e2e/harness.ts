@@ -3,16 +3,17 @@
  * stopped by the tests themselves, plus helpers to run the real clients.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
 import { RelayServer, type RelayServerOptions } from '../src/relay/relay-server.ts';
 import type { TlsCredentials } from '../src/relay/tls-listener.ts';
 import { launcherCredentialsPlugin } from '../scripts/page-server.ts';
 import { setLogLevel } from '../src/util/logger.ts';
+import { encodePng } from './png.ts';
 
 export interface Stack {
   relay: RelayServer;
@@ -338,23 +339,33 @@ export function diffBox(a: Uint8Array, b: Uint8Array, w: number): { left: number
  */
 export async function expectViewerShows(xvfb: Xvfb, expected: Uint8Array, w = 1024, h = 768): Promise<{ x: number; y: number }> {
   let where: { x: number; y: number } | null = null;
-  await expect
-    .poll(
-      async () => {
-        where = locate(await xvfb.grab(), expected, w);
-        return where !== null;
-      },
-      { timeout: 30_000, message: 'the first row of the frame never appeared on the X screen' },
-    )
-    .toBe(true);
-  await expect
-    .poll(
-      async () => {
-        const box = diffBox(crop(await xvfb.grab(), where!.x, where!.y, w, h), expected, w);
-        return box === null || (box.right - box.left <= 32 && box.bottom - box.top <= 32);
-      },
-      { timeout: 15_000, message: 'the viewer\'s picture differs from the frame' },
-    )
-    .toBe(true);
+  let last: RgbImage | null = null;
+  try {
+    await expect
+      .poll(
+        async () => {
+          last = await xvfb.grab();
+          where = locate(last, expected, w);
+          return where !== null;
+        },
+        { timeout: 30_000, message: 'the first row of the frame never appeared on the X screen' },
+      )
+      .toBe(true);
+    await expect
+      .poll(
+        async () => {
+          last = await xvfb.grab();
+          const box = diffBox(crop(last, where!.x, where!.y, w, h), expected, w);
+          return box === null || (box.right - box.left <= 32 && box.bottom - box.top <= 32);
+        },
+        { timeout: 15_000, message: 'the viewer\'s picture differs from the frame' },
+      )
+      .toBe(true);
+  } catch (err) {
+    // What the X screen showed is the one clue to why: keep it with the test's results.
+    if (last) await writeFile(test.info().outputPath('x-screen.png'), encodePng(last)).catch(() => {});
+    await writeFile(test.info().outputPath('expected.png'), encodePng({ width: w, height: h, rgb: expected })).catch(() => {});
+    throw err;
+  }
   return where!;
 }

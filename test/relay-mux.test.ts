@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { RelayServer } from '../src/relay/relay-server.ts';
 import { RelayHost } from '../src/transport/relay-host.ts';
 import { RelayMux } from '../src/transport/relay-mux.ts';
-import { MUX_CLIENT_WINDOW, MUX_PAGE_WINDOW, RelayCloseCode } from '../src/transport/relay-protocol.ts';
+import { MUX_CLIENT_WINDOW, MUX_PAGE_WINDOW, muxProtocols, RelayCloseCode } from '../src/transport/relay-protocol.ts';
 import { RelayStream, type StreamOffer } from '../src/transport/relay-stream.ts';
 import type { WebSocketConstructor } from '../src/transport/websocket-like.ts';
 import { useCapturedLogs } from './helpers/captured-log.ts';
@@ -232,30 +232,53 @@ describe('one mux socket per page thread', () => {
 });
 
 describe('a hostile or broken page socket', () => {
-  it('a wrong mux token, an unknown session and a flood of mux sockets are refused', async () => {
+  it('a missing or wrong mux token, an unknown session and a flood of mux sockets are refused at the handshake; the token never reaches a URL or a log', async () => {
     const h = await newHost();
     const o = offers(h);
     await tcpClient();
     await waitFor('offer', () => o.list.length === 1);
-    const closeCode = async (url: string): Promise<number> => {
-      const ws = new WebSocket(url);
+    /** The HTTP status a refused upgrade got (the socket never opens, so nothing it sends is read). */
+    const refusal = async (url: string, protocols?: string[]): Promise<number> => {
+      const ws = protocols ? new WebSocket(url, protocols) : new WebSocket(url);
       sockets.push(ws);
       ws.on('error', () => {});
-      return new Promise((r) => ws.once('close', (code: number) => r(code)));
+      return new Promise((resolve, reject) => {
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('open', () => reject(new Error(`expected ${url} to be refused, but it opened`)));
+      });
     };
     const token = o.list[0]!.muxToken;
-    expect(await closeCode(`${relay.url}/mux?session=default&token=${'0'.repeat(token.length)}`)).toBe(RelayCloseCode.UnknownStream);
-    expect(await closeCode(`${relay.url}/mux?session=nobody&token=${token}`)).toBe(RelayCloseCode.UnknownStream);
+    expect(o.list[0]!.relayUrl + JSON.stringify(o.list[0])).not.toMatch(/token=/);
+    const mux = `${relay.url}/mux?session=default`;
+    // The old way, the token in the query, is no way at all.
+    expect(await refusal(`${mux}&token=${token}`)).toBe(400);
+    expect(await refusal(mux, muxProtocols('0'.repeat(token.length)))).toBe(403);
+    expect(await refusal(`${relay.url}/mux?session=nobody`, muxProtocols(token))).toBe(403);
+    expect(await refusal(mux, ['spice-web-mux'])).toBe(400);
     expect(logs.some((l) => l.includes('wrong mux token'))).toBe(true);
     const open: WebSocket[] = [];
     for (let i = 0; i < 32; i++) {
-      const ws = new WebSocket(`${relay.url}/mux?session=default&token=${token}`);
+      const ws = new WebSocket(mux, muxProtocols(token));
       sockets.push(ws);
       await new Promise((r) => ws.once('open', r));
+      // The relay chose the protocol, not the token.
+      expect(ws.protocol).toBe('spice-web-mux');
       open.push(ws);
     }
     await waitFor('32 mux sockets', () => relay.stats().muxSockets === 32);
-    expect(await closeCode(`${relay.url}/mux?session=default&token=${token}`)).toBe(RelayCloseCode.TooManySockets);
+    expect(await refusal(mux, muxProtocols(token))).toBe(429);
+    expect(logs.filter((l) => l.includes(token))).toEqual([]);
+  });
+
+  it('a host control socket that has not registered cannot send a big message', async () => {
+    const ws = new WebSocket(`${relay.url}/host?session=big`);
+    sockets.push(ws);
+    ws.on('error', () => {});
+    await new Promise((r) => ws.once('open', r));
+    const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
+    ws.send(Buffer.alloc(1024 * 1024, 0x20).toString());
+    expect(await closed).toBe(1009); // message too big: read no further
+    expect(relay.stats().sessions).toBe(0);
   });
 
   it('a malformed frame closes that mux socket only; the session and its other threads go on', async () => {
@@ -264,7 +287,7 @@ describe('a hostile or broken page socket', () => {
     const a = await tcpClient();
     await waitFor('offer', () => o.list.length === 1);
     const good = await attach(o.list[0]!);
-    const bad = new WebSocket(`${relay.url}/mux?session=default&token=${o.list[0]!.muxToken}`);
+    const bad = new WebSocket(`${relay.url}/mux?session=default`, muxProtocols(o.list[0]!.muxToken));
     sockets.push(bad);
     await new Promise((r) => bad.once('open', r));
     const closed = new Promise<number>((r) => bad.once('close', (code: number) => r(code)));
@@ -272,7 +295,7 @@ describe('a hostile or broken page socket', () => {
     expect(await closed).toBe(RelayCloseCode.BadRequest);
     expect(logs.some((l) => /mux socket closed: expected a frame of at least 4 bytes/.test(l))).toBe(true);
 
-    const bad2 = new WebSocket(`${relay.url}/mux?session=default&token=${o.list[0]!.muxToken}`);
+    const bad2 = new WebSocket(`${relay.url}/mux?session=default`, muxProtocols(o.list[0]!.muxToken));
     sockets.push(bad2);
     await new Promise((r) => bad2.once('open', r));
     const closed2 = new Promise<number>((r) => bad2.once('close', (code: number) => r(code)));

@@ -9,6 +9,7 @@ import { RelayServer, type RelayServerOptions } from '../src/relay/relay-server.
 import { parseRelayArgs, runRelayCli, CliUsageError } from '../src/relay/cli.ts';
 import { RelayHost } from '../src/transport/relay-host.ts';
 import { RelayStream, type StreamOffer } from '../src/transport/relay-stream.ts';
+import { muxProtocols } from '../src/transport/relay-protocol.ts';
 import { useCapturedLogs } from './helpers/captured-log.ts';
 import { LINK_HELLO } from './helpers/link-hello.ts';
 import { sleep, waitFor } from './helpers/wait.ts';
@@ -416,8 +417,7 @@ describe('forwarding', () => {
     track(client.socket);
     const offer = await h.offers.next('offer');
     // A raw mux socket, so its reading can be paused like a busy thread; it credits what it reads.
-    const q = new URLSearchParams({ session: offer.session, token: offer.muxToken });
-    const pageWs = track(new WebSocket(`${relay.url}/mux?${q}`));
+    const pageWs = track(new WebSocket(`${relay.url}/mux?session=${offer.session}`, muxProtocols(offer.muxToken)));
     const pageGot = new Sink(LINK_HELLO);
     const num = Number(offer.stream);
     let attached = false;
@@ -537,7 +537,7 @@ describe('close propagation', () => {
     await waitFor('0 streams', () => relay.stats().streams === 0);
   });
 
-  it('wrong token or unknown stream -> 4004', async () => {
+  it('wrong token or unknown stream -> 4004; an unknown session refuses the mux socket itself', async () => {
     await startRelay();
     const h = await connectHost(relay);
     track(h.host);
@@ -546,7 +546,8 @@ describe('close propagation', () => {
     const offer = await h.offers.next('offer');
     await expect(RelayStream.attach({ ...offer, token: '0'.repeat(32) }, WS)).rejects.toMatchObject({ code: 4004 });
     await expect(RelayStream.attach({ ...offer, stream: '999' }, WS)).rejects.toMatchObject({ code: 4004 });
-    await expect(RelayStream.attach({ ...offer, session: 'other' }, WS)).rejects.toMatchObject({ code: 4004 });
+    // The relay refuses that socket's handshake (403), which a page sees only as 1006: the error says what it likely was.
+    await expect(RelayStream.attach({ ...offer, session: 'other' }, WS)).rejects.toMatchObject({ code: 1006, message: expect.stringMatching(/the relay refused the socket/) });
     // The real offer still works.
     const page = await attach(offer);
     client.socket.write(pattern(10, 19));

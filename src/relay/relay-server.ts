@@ -7,8 +7,10 @@
  * - `/spice/NAME` — spice-html5 clients; any other path is refused;
  * - the TCP port — native clients (spice-gtk) for session "default";
  * - the TLS port (with `tls`) — native clients over TLS, otherwise as the TCP port;
- * - `/mux?session=&token=` — a page thread's socket carrying the client streams it
- *   serves (page-mux.ts), so a page needs one socket per thread, not per client.
+ * - `/mux?session=NAME` — a page thread's socket carrying the client streams
+ *   it serves (page-mux.ts), so a page needs one socket per thread, not per
+ *   client; the session's mux token comes as a subprotocol and is checked
+ *   before the upgrade is accepted.
  *
  * Everything that arrives is hostile until proven otherwise: browser origins
  * are checked, hosting needs the operator's relay key, unauthenticated
@@ -17,7 +19,7 @@
  * a relay-wide cap. Client bytes are not parsed past the opening link request
  * (link-preamble.ts): each client connection is an opaque stream.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, isIP, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -28,6 +30,8 @@ import {
   MAX_FORWARDED_LOG_LENGTH,
   MAX_MUX_SOCKETS_PER_SESSION,
   MIN_SECRET_LENGTH,
+  MUX_SUBPROTOCOL,
+  muxTokenOf,
   parseControlMessage,
   preview,
   RelayCloseCode,
@@ -158,8 +162,10 @@ const REFUSAL_LINES_PER_SECOND = 10;
 const PAGE_LOG_LINES_PER_WINDOW = 20;
 /** Most bytes in one WebSocket message from a client (spice-html5 sends small ones). */
 const CLIENT_MAX_PAYLOAD = 1024 * 1024;
-/** Most bytes in one WebSocket message from a page (a whole uncompressed screen fits). */
+/** Most bytes in one WebSocket message from a page thread's mux socket (a whole uncompressed screen fits). */
 const PAGE_MAX_PAYLOAD = 64 * 1024 * 1024;
+/** Most bytes in one message on a host control socket (JSON control; read before the page proved anything). */
+const HOST_MAX_PAYLOAD = 256 * 1024;
 /** Most bytes a client sends before its ticket is accepted. */
 const MAX_UNAUTHENTICATED_BYTES = 64 * 1024;
 
@@ -194,7 +200,10 @@ export class RelayServer {
   private http: WebServer | null = null;
   private tcp: TcpServer | null = null;
   private tlsListener: SpiceTlsPort | null = null;
+  /** Mux sockets (checked before they are accepted: their frames may be big). */
   private wss: WebSocketServer | null = null;
+  /** Host control sockets: small JSON messages, read before the page registered. */
+  private wssHost: WebSocketServer | null = null;
   private wssClients: WebSocketServer | null = null;
   private readonly tcpSockets = new Set<Socket>();
   private readonly sessions = new Map<string, Session>();
@@ -267,11 +276,13 @@ export class RelayServer {
     if (this.http) throw new Error('RelayServer.start: expected a stopped relay, got one already started');
     const wsOptions = {
       noServer: true,
-      // spice-html5 asks for "binary"; Chromium fails the handshake unless it is echoed.
-      handleProtocols: (protocols: Set<string>) => (protocols.has('binary') ? 'binary' : false),
+      // spice-html5 asks for "binary", a mux socket for MUX_SUBPROTOCOL (beside its token, never echoed);
+      // Chromium fails the handshake unless one is echoed.
+      handleProtocols: (protocols: Set<string>) => (protocols.has('binary') ? 'binary' : protocols.has(MUX_SUBPROTOCOL) ? MUX_SUBPROTOCOL : false),
       perMessageDeflate: false,
     };
     this.wss = new WebSocketServer({ ...wsOptions, maxPayload: PAGE_MAX_PAYLOAD });
+    this.wssHost = new WebSocketServer({ ...wsOptions, maxPayload: HOST_MAX_PAYLOAD });
     this.wssClients = new WebSocketServer({ ...wsOptions, maxPayload: CLIENT_MAX_PAYLOAD });
     // Slow headers must not hold a connection: every unauthenticated one counts against its address.
     const http = createWebServer(
@@ -343,13 +354,14 @@ export class RelayServer {
     this.sessions.clear();
     this.admission.clear();
     this.hostAdmission.clear();
-    for (const w of [this.wss, this.wssClients]) if (w) for (const ws of w.clients) ws.terminate();
+    for (const w of [this.wss, this.wssHost, this.wssClients]) if (w) for (const ws of w.clients) ws.terminate();
     for (const s of this.tcpSockets) s.destroy();
     const http = this.http;
     const tcp = this.tcp;
     const wss = this.wss;
     const wssClients = this.wssClients;
-    this.http = this.tcp = this.wss = this.wssClients = null;
+    const wssHost = this.wssHost;
+    this.http = this.tcp = this.wss = this.wssHost = this.wssClients = null;
     const tls = this.tlsListener;
     this.tlsListener = null;
     tls?.destroyAll();
@@ -361,6 +373,7 @@ export class RelayServer {
       tls ? closeServer(tls.server) : undefined,
       wss ? new Promise<void>((resolve) => wss.close(() => resolve())) : undefined,
       wssClients ? new Promise<void>((resolve) => wssClients.close(() => resolve())) : undefined,
+      wssHost ? new Promise<void>((resolve) => wssHost.close(() => resolve())) : undefined,
     ]);
     if (wasRunning) log.info('spice-relay stopped');
   }
@@ -500,8 +513,9 @@ export class RelayServer {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const wss = this.wss;
+    const wssHost = this.wssHost;
     const wssClients = this.wssClients;
-    if (!wss || !wssClients) {
+    if (!wss || !wssHost || !wssClients) {
       socket.destroy();
       return;
     }
@@ -542,10 +556,20 @@ export class RelayServer {
       return;
     }
 
-    const target = clientSession === null ? wss : wssClients;
+    let muxSession: Session | null = null;
+    if (path === '/mux') {
+      const checked = this.checkMux(req, url);
+      if (!checked.ok) {
+        this.refuseUpgrade(socket, checked.status, who, checked.reason);
+        return;
+      }
+      muxSession = checked.session;
+    }
+
+    const target = clientSession !== null ? wssClients : path === '/host' ? wssHost : wss;
     target.handleUpgrade(req, socket, head, (ws) => {
       if (path === '/host') this.acceptHost(ws, url, remote, address, pending);
-      else if (path === '/mux') this.acceptMux(ws, url, remote, pending);
+      else if (muxSession) this.acceptMux(ws, muxSession, remote, pending);
       else this.acceptClient(new WsClientConnection(ws, remote, address), clientSession ?? DEFAULT_SESSION, pending);
     });
   }
@@ -908,20 +932,34 @@ export class RelayServer {
 
   // ---- page thread mux sockets ----
 
-  private acceptMux(ws: WebSocket, url: URL, remote: string, pending: Pending | undefined): void {
-    ws.on('error', (err: Error) => log.debug(`mux socket ${remote} error: ${err.message}`));
+  /**
+   * Whether a `/mux` upgrade may be accepted: its session exists, its token
+   * (a subprotocol) is the session's, and the session has room for another
+   * socket. Checked before the upgrade, so no frame of an unproven socket is
+   * ever read; the refusal's reason goes to the log, a browser sees 1006.
+   */
+  private checkMux(req: IncomingMessage, url: URL): { ok: true; session: Session } | { ok: false; status: string; reason: string } {
     const name = url.searchParams.get('session') ?? DEFAULT_SESSION;
-    const token = Buffer.from(url.searchParams.get('token') ?? '');
+    const header = req.headers['sec-websocket-protocol'];
+    const offered = (typeof header === 'string' ? header : '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+    const token = muxTokenOf(offered);
+    if (!token.ok) return { ok: false, status: '400 Bad Request', reason: `mux socket: ${token.reason}` };
     const session = this.sessions.get(name);
-    const expected = Buffer.from(session?.muxToken ?? '');
-    if (!session || token.length !== expected.length || !timingSafeEqual(token, expected)) {
-      log.warn(`mux socket ${remote} refused: no session ${preview(name)} or wrong mux token`);
-      ws.close(RelayCloseCode.UnknownStream, closeReason(`no session ${name}, or wrong mux token`));
-      return;
+    if (!session || !secretsEqual(token.token, session.muxToken)) {
+      return { ok: false, status: '403 Forbidden', reason: `no session ${preview(name)}, or wrong mux token` };
     }
     if (session.muxes.size >= MAX_MUX_SOCKETS_PER_SESSION) {
-      log.warn(`mux socket ${remote} refused: session=${name} already has ${session.muxes.size} mux sockets`);
-      ws.close(RelayCloseCode.TooManySockets, closeReason(`session ${name} has ${MAX_MUX_SOCKETS_PER_SESSION} mux sockets, the most allowed`));
+      return { ok: false, status: '429 Too Many Requests', reason: `session=${name} already has ${session.muxes.size} mux sockets, the most allowed` };
+    }
+    return { ok: true, session };
+  }
+
+  private acceptMux(ws: WebSocket, session: Session, remote: string, pending: Pending | undefined): void {
+    ws.on('error', (err: Error) => log.debug(`mux socket ${remote} error: ${err.message}`));
+    const name = session.name;
+    // The session may have gone (or filled up) while the handshake finished.
+    if (this.sessions.get(name) !== session || session.muxes.size >= MAX_MUX_SOCKETS_PER_SESSION) {
+      ws.close(RelayCloseCode.UnknownStream, closeReason(`session ${name} ended or filled up while this socket opened`));
       return;
     }
     pending?.pass.authenticated();

@@ -13,6 +13,7 @@ import { createLogger } from '../util/logger.ts';
 import {
   MUX_HEADER_SIZE,
   muxStreamNumber,
+  muxProtocols,
   muxUrl,
   parseControlMessage,
   parseCreditList,
@@ -67,17 +68,19 @@ export class RelayMux {
   private creditTimer: ReturnType<typeof setTimeout> | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private closedReason: string | null = null;
+  private opened = false;
   /** Bytes sent on this socket (headers included), for stats. */
   bytesSent = 0;
 
   private constructor(
     private readonly key: string,
-    url: string,
+    offer: StreamOffer,
     WebSocketImpl: WebSocketConstructor | undefined,
   ) {
-    this.ws = openRelaySocket(url, WebSocketImpl);
+    this.ws = openRelaySocket(muxUrl(offer), WebSocketImpl, muxProtocols(offer.muxToken));
     this.ws.binaryType = 'arraybuffer';
     this.ws.addEventListener('open', () => {
+      this.opened = true;
       for (const text of this.outbox.splice(0)) this.ws.send(text);
     });
     this.ws.addEventListener('message', (ev) => this.onMessage(ev.data));
@@ -93,7 +96,7 @@ export class RelayMux {
     const key = `${offer.relayUrl} ${offer.session} ${offer.muxToken}`;
     let mux = muxes.get(key);
     if (!mux || mux.closedReason !== null) {
-      mux = new RelayMux(key, muxUrl(offer), WebSocketImpl);
+      mux = new RelayMux(key, offer, WebSocketImpl);
       muxes.set(key, mux);
     }
     return mux;
@@ -104,7 +107,7 @@ export class RelayMux {
    * stands for another thread (tests), or that wants its streams apart.
    */
   static create(offer: StreamOffer, WebSocketImpl?: WebSocketConstructor): RelayMux {
-    return new RelayMux('', muxUrl(offer), WebSocketImpl);
+    return new RelayMux('', offer, WebSocketImpl);
   }
 
   /** This thread's mux sockets now: streams carried, attaches waiting, bytes not yet sent, bytes sent. */
@@ -297,11 +300,13 @@ export class RelayMux {
   private onClose(code: number, reason: string): void {
     clearTimeout(this.creditTimer);
     clearTimeout(this.idleTimer);
-    const why = `relay mux socket closed (code ${code}${reason ? `: ${reason}` : ''})`;
+    // A refused handshake reaches a browser as a bare 1006: say what it likely was.
+    const hint = !this.opened ? ': the relay refused the socket (an old mux token, too many sockets, or no such session; its log says which) or could not be reached' : '';
+    const why = `relay mux socket closed (code ${code}${reason ? `: ${reason}` : ''})${hint}`;
     this.closedReason = why;
     this.outbox.length = 0; // control messages for a socket that never opened go nowhere
     if (muxes.get(this.key) === this) muxes.delete(this.key);
-    for (const w of this.attaching.values()) w.reject(new RelayError(`relay closed the mux before the stream was attached (code ${code})${reason ? `: ${reason}` : ''}`, code));
+    for (const w of this.attaching.values()) w.reject(new RelayError(`relay closed the mux before the stream was attached (code ${code})${reason ? `: ${reason}` : ''}${hint}`, code));
     this.attaching.clear();
     const sinks = [...this.sinks.values()];
     this.sinks.clear();

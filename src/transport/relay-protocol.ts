@@ -106,7 +106,7 @@ export type HostServerMessage =
       tlsPort?: number | null;
       /** 'relay': send decrypted tickets to the relay; 'page': check them here. */
       ticketCheck: TicketCheck;
-      /** The token page threads open their mux sockets with (`/mux?session=&token=`). */
+      /** The token page threads open their mux sockets with (as a subprotocol, see {@link muxProtocols}). */
       muxToken: string;
     }
   | { type: 'error'; reason: string }
@@ -115,8 +115,12 @@ export type HostServerMessage =
   | { type: 'ticket-result'; stream: string; ok: boolean; reason?: string };
 
 /**
- * Mux sockets (`/mux?session=NAME&token=MUXTOKEN`): each page thread that
- * serves client connections opens one and carries all of its streams on it.
+ * Mux sockets (`/mux?session=NAME`): each page thread that serves client
+ * connections opens one and carries all of its streams on it. The session's
+ * mux token travels in the handshake's Sec-WebSocket-Protocol header (see
+ * {@link muxProtocols}), not in the URL, which proxies and access logs keep;
+ * the relay checks it before it accepts the socket, so nothing is read from a
+ * socket that has not proved its right (page frames may be 64 MiB).
  * Binary messages are one stream's bytes behind a {@link MUX_HEADER_SIZE}-byte
  * header (the stream id, u32 little-endian): a SPICE message whole from the
  * page, a chunk of client bytes from the relay. Text messages are control.
@@ -181,10 +185,30 @@ export function relayEndpoint(relayUrl: string, pathAndQuery: string): string {
   return relayUrl.replace(/\/+$/, '') + pathAndQuery;
 }
 
-/** The `/mux` URL a page thread opens to carry the streams of the offer's session. */
-export function muxUrl(offer: Pick<StreamOffer, 'relayUrl' | 'session' | 'muxToken'>): string {
-  const q = new URLSearchParams({ session: offer.session, token: offer.muxToken });
+/** The `/mux` URL a page thread opens to carry the streams of the offer's session (its token goes in {@link muxProtocols}). */
+export function muxUrl(offer: Pick<StreamOffer, 'relayUrl' | 'session'>): string {
+  const q = new URLSearchParams({ session: offer.session });
   return relayEndpoint(offer.relayUrl, `/mux?${q.toString()}`);
+}
+
+/** The subprotocol a mux socket speaks; the relay selects it (and never echoes the token). */
+export const MUX_SUBPROTOCOL = 'spice-web-mux';
+const MUX_TOKEN_PREFIX = 'spice-web-mux-token.';
+
+/** The subprotocols a page thread offers when it opens its mux socket: the protocol, then the token. */
+export function muxProtocols(muxToken: string): string[] {
+  return [MUX_SUBPROTOCOL, MUX_TOKEN_PREFIX + muxToken];
+}
+
+/**
+ * The mux token in a handshake's offered subprotocols, or why there is none:
+ * exactly one token entry, beside {@link MUX_SUBPROTOCOL}.
+ */
+export function muxTokenOf(protocols: readonly string[]): { ok: true; token: string } | { ok: false; reason: string } {
+  if (!protocols.includes(MUX_SUBPROTOCOL)) return { ok: false, reason: `expected the ${MUX_SUBPROTOCOL} subprotocol, got ${protocols.length} others` };
+  const tokens = protocols.filter((p) => p.startsWith(MUX_TOKEN_PREFIX));
+  if (tokens.length !== 1) return { ok: false, reason: `expected one ${MUX_TOKEN_PREFIX}… subprotocol, got ${tokens.length}` };
+  return { ok: true, token: tokens[0]!.slice(MUX_TOKEN_PREFIX.length) };
 }
 
 /**

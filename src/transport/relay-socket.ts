@@ -14,14 +14,15 @@ export class RelayError extends Error {
 
 /**
  * Opens a WebSocket to the relay with the injected or the global constructor;
- * throws a {@link RelayError} saying which URL could not be opened (with any
- * token in it left out: errors end up in logs).
+ * throws a {@link RelayError} saying which URL could not be opened (URLs to
+ * the relay carry no secrets: tokens travel in messages or, for mux
+ * sockets, in `protocols`, which this error leaves out).
  */
-export function openRelaySocket(url: string, WebSocketImpl?: WebSocketConstructor): WebSocketLike {
+export function openRelaySocket(url: string, WebSocketImpl?: WebSocketConstructor, protocols?: string[]): WebSocketLike {
   const Impl = resolveWebSocket(WebSocketImpl);
   try {
-    return new Impl(url);
+    return protocols ? new Impl(url, protocols) : new Impl(url);
   } catch (err) {
-    throw new RelayError(`could not open ${url.replace(/token=[^&]*/, 'token=…')}: ${(err as Error).message}`);
+    throw new RelayError(`could not open ${url}: ${(err as Error).message}`);
   }
 }
