@@ -11,9 +11,10 @@ export interface HostPage {
 }
 
 /** Opens the demo page hosting the default session; waits until it serves. */
-export async function openHost(browser: Browser, stack: Stack, query = ''): Promise<HostPage> {
+export async function openHost(browser: Browser, stack: Stack, query = '', prepare?: (page: Page) => void): Promise<HostPage> {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
+  prepare?.(page);
   const logs: string[] = [];
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));

@@ -2,7 +2,8 @@
  * The attacks of issue 8, each against the real stack on loopback with the
  * real clients beside them: another origin in Chromium, a squatter during a
  * reload and after a relay restart, 300 slowloris connections, a
- * password-guessing burst, and an undecryptable ticket.
+ * password-guessing burst, an undecryptable ticket, and a mux token looked
+ * for where it must not be.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -62,6 +63,43 @@ async function serveEvilPage(html: string): Promise<{ server: Server; port: numb
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as AddressInfo).port };
 }
+
+test('the mux token reaches no URL and no relay log line: page threads present it in the handshake, checked before the socket is accepted', async ({ browser }) => {
+  const own = await startStack({});
+  setLogLevel('debug');
+  const from = relayLog.length;
+  const urls: string[] = [];
+  let token = '';
+  try {
+    const h = await openHost(browser, own, '', (page) =>
+      page.on('websocket', (ws) => {
+        urls.push(ws.url());
+        ws.on('framereceived', (f) => {
+          if (typeof f.payload === 'string' && f.payload.includes('"registered"')) token = (JSON.parse(f.payload) as { muxToken: string }).muxToken;
+        });
+      }),
+    );
+    // A native client makes the main thread and the RedWorker open their mux sockets (Playwright sees workers' too).
+    const shot = await spicyScreenshot(own.tcpPort);
+    expect(shot.image, shot.result.stderr).not.toBeNull();
+    expect(token).toMatch(/^[0-9a-f]{32}$/);
+    expect(urls.filter((u) => new URL(u).pathname === '/mux').length).toBeGreaterThanOrEqual(2);
+    for (const u of urls) expect(u).not.toContain(token);
+    // The old way, the token in the query, opens nothing; the handshake way does.
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${own.relayUrl}/mux?session=default&token=${token}`);
+      ws.on('error', () => {});
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => resolve(101));
+    });
+    expect(refused).toBe(400);
+    expect(relayLog.slice(from).filter((l) => l.includes(token))).toEqual([]);
+    await h.page.context().close();
+  } finally {
+    setLogLevel('info');
+    await own.stop();
+  }
+});
 
 test('a page on another origin can neither watch, type, host nor read our modules or the relay key', async ({ browser }) => {
   const pageServer = stack.baseUrl;
