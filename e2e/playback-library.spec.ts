@@ -70,6 +70,14 @@ test('<spice-server tone="HZ">: the test pattern element plays its test signal, 
   await expect.poll(inputs, { timeout: 30_000 }).toEqual(['tone 330 Hz']);
   await page.evaluate(() => document.querySelector('#pattern')!.setAttribute('tone', '550'));
   await expect.poll(inputs, { timeout: 30_000 }).toEqual(['tone 550 Hz']);
+  // A tone set while the element is still starting (the start under way read the old one) restarts it too.
+  await page.evaluate(async () => {
+    const el = document.querySelector<HTMLElementTagNameMap['spice-server']>('#pattern')!;
+    await el.stop();
+    void el.start();
+    el.setAttribute('tone', '770');
+  });
+  await expect.poll(inputs, { timeout: 30_000 }).toEqual(['tone 770 Hz']);
 });
 
 test('a canvas source with a MediaStream (a page oscillator through MediaStreamAudioDestinationNode): spice-gtk hears it (FFT ±2 Hz)', async ({ browser }) => {

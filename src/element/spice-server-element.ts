@@ -197,7 +197,8 @@ export class SpiceServerElement extends HTMLElement {
   attributeChangedCallback(name: string, oldValue: string | null, value: string | null): void {
     if (oldValue === value) return;
     if (name === 'preview') this.updatePreview();
-    if ((name === 'source' || name === 'tone') && this.host) void this.restart();
+    // Also while starting: the start under way read the old value.
+    if ((name === 'source' || name === 'tone') && (this.host || this.starting)) void this.restart().catch(() => {});
   }
 
   /**
