@@ -61,7 +61,7 @@ afterEach(() => {
 });
 
 describe('playback channel', () => {
-  it('greets spice-gtk with MODE, VOLUME, MUTE, LATENCY, START, then sends the tone as raw S16 packets 10 ms apart', () => {
+  it('greets spice-gtk with MODE, VOLUME, MUTE, START, LATENCY (after START, which resets the latency spice-gtk keeps), then sends the tone as raw S16 packets 10 ms apart', () => {
     const ch = new PlaybackChannel();
     ch.mediaClockEpoch = Date.now() - 5000;
     ch.latencyMs = 100;
@@ -69,12 +69,12 @@ describe('playback channel', () => {
     const { s, pcc } = connect(ch, SPICE_GTK_CAPS);
     expect(pcc.mode).toBe(AudioDataMode.RAW); // no Opus encoder on this thread
     const greeting = drain(s);
-    expect(greeting.map((m) => m.type)).toEqual([MsgPlayback.MODE, MsgPlayback.VOLUME, MsgPlayback.MUTE, MsgPlayback.LATENCY, MsgPlayback.START]);
+    expect(greeting.map((m) => m.type)).toEqual([MsgPlayback.MODE, MsgPlayback.VOLUME, MsgPlayback.MUTE, MsgPlayback.START, MsgPlayback.LATENCY]);
     expect(decodePlaybackMode(greeting[0]!.body)).toEqual({ time: 5000, mode: AudioDataMode.RAW });
     expect(decodeAudioVolume(greeting[1]!.body)).toEqual([65535, 65535]);
     expect(decodeAudioMute(greeting[2]!.body)).toBe(false);
-    expect(decodePlaybackLatency(greeting[3]!.body)).toBe(100);
-    expect(decodePlaybackStart(greeting[4]!.body)).toEqual({ channels: 2, format: AudioFormat.S16, frequency: 48000, time: 5000 });
+    expect(decodePlaybackStart(greeting[3]!.body)).toEqual({ channels: 2, format: AudioFormat.S16, frequency: 48000, time: 5000 });
+    expect(decodePlaybackLatency(greeting[4]!.body)).toBe(100);
 
     vi.advanceTimersByTime(1000);
     const data = drain(s);

@@ -11,7 +11,9 @@
  *
  * Wire order per client (spice-wire.md §13): MODE first (spice-gtk fails a
  * START that comes before it), VOLUME and MUTE to clients with the VOLUME
- * cap, LATENCY to clients with the LATENCY cap, then START, DATA…, STOP.
+ * cap, then START, LATENCY after every START to clients with the LATENCY cap
+ * (spice-gtk resets its latency at each START, so one sent before is lost),
+ * DATA…, STOP.
  */
 import { AudioDataMode, AudioFormat, MsgPlayback, PlaybackCap } from '../protocol/constants.ts';
 import { hasCap } from '../protocol/link.ts';
@@ -261,7 +263,6 @@ export class PlaybackChannelClient extends RedChannelClient {
       this.sendVolume();
       this.sendMute();
     }
-    if (this.has(PlaybackCap.LATENCY) && ch.latencyMs > 0) this.send(MsgPlayback.LATENCY, encodePlaybackLatency(ch.latencyMs));
     if (ch.active) this.sendStart();
   }
 
@@ -271,6 +272,7 @@ export class PlaybackChannelClient extends RedChannelClient {
       MsgPlayback.START,
       encodePlaybackStart({ channels: PLAYBACK_CHANNELS, format: AudioFormat.S16, frequency: PLAYBACK_FREQUENCY, time: this.channel.now() }),
     );
+    if (this.has(PlaybackCap.LATENCY) && this.channel.latencyMs > 0) this.send(MsgPlayback.LATENCY, encodePlaybackLatency(this.channel.latencyMs));
   }
 
   sendStop(): void {
