@@ -2,10 +2,11 @@
  * `npm run bench`: measures the display path on a fixed corpus and prints one
  * table (also written to bench/results.json with the machine it ran on):
  * codec throughput and ratio, change detection time per frame, the relay
- * alone, sound (bench/sound.ts), the real clients end to end, and many
- * viewers of one session. `--no-relay`, `--no-sound`, `--no-e2e`,
- * `--no-viewers` skip a part; `--only NAME` (codecs, relay, sound, e2e,
- * viewers) runs just the named parts.
+ * alone, sound (bench/sound.ts), sound and video in step at spice-gtk
+ * (bench/av-sync.ts), the real clients end to end, and many viewers of one
+ * session. `--no-relay`, `--no-sound`, `--no-avsync`, `--no-e2e`,
+ * `--no-viewers` skip a part; `--only NAME` (codecs, relay, sound, avsync,
+ * e2e, viewers) runs just the named parts.
  */
 import { cpus, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -125,6 +126,10 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--no-sound') && only('sound')) {
     const { soundRows } = await import('./sound.ts');
     rows.push(...(await soundRows()));
+  }
+  if (!process.argv.includes('--no-avsync') && only('avsync')) {
+    const { avSyncRows } = await import('./av-sync.ts');
+    rows.push(...(await avSyncRows()));
   }
   if (!process.argv.includes('--no-e2e') && only('e2e')) {
     const { e2eRows } = await import('./e2e.ts');

@@ -52,7 +52,9 @@ export type SpiceGtkCommand =
   | { cmd: 'record' }
   | { cmd: 'record-send'; hz: number; ms: number }
   | { cmd: 'watch-playback' }
-  | { cmd: 'playback-arrivals' };
+  | { cmd: 'playback-arrivals' }
+  | { cmd: 'watch-av'; probe: [number, number, number, number] }
+  | { cmd: 'av-events' };
 
 export interface SpiceGtkReply {
   ok: boolean;
@@ -94,6 +96,26 @@ export interface PlaybackState {
   /** The levels of the last VOLUME, per channel. */
   volume: number[];
   mute: boolean;
+}
+
+/**
+ * Media times as spice-gtk saw them (see the script's --media-times). Times
+ * `t` are ms of GLib's monotonic clock; `t + epochOffset` is epoch ms.
+ */
+export interface AvEvents {
+  /** [t, X]: the session clock was set to X (MAIN_INIT, MULTI_MEDIA_TIME, set_delay). */
+  clock: Array<[number, number]>;
+  /** [t, mm, margin] per STREAM_DATA: its media time, and that minus the session clock then. */
+  frames: Array<[number, number | null, number]>;
+  /** [t, level] per redraw touching the probe: the mean of its R, G and B (0..255). */
+  shown: Array<[number, number]>;
+  /** [t, bytes, onset, peak] per playback-data: the first frame at ≥ 1/8 full scale (-1: none), the largest |left sample|. */
+  packets: Array<[number, number, number, number]>;
+  /** [k, time]: the DATA time of packets[k], from the set_delay answering playback-get-delay. */
+  anchors: Array<[number, number]>;
+  /** Stream frames spice-gtk dropped as too late to show. */
+  drops: number;
+  epochOffset: number;
 }
 
 export interface SpiceGtkClient {
@@ -157,6 +179,10 @@ export interface SpiceGtkClient {
   watchPlayback(): Promise<void>;
   /** Stops recording; returns [epoch ms, bytes] per playback-data since the latest START. */
   playbackArrivals(): Promise<Array<[number, number]>>;
+  /** Starts recording media times (needs `mediaTimes`); `probe` is the rectangle whose redraws are measured. */
+  watchAv(probe: [number, number, number, number]): Promise<void>;
+  /** Stops recording; returns what spice-gtk stamped, showed and played meanwhile. */
+  avEvents(): Promise<AvEvents>;
   /** Quits the script (SIGKILL if it does not exit in time). Idempotent. */
   close(): Promise<void>;
   /** Resolves with the exit code once the script has exited. */
@@ -184,6 +210,12 @@ export interface SpiceGtkOptions {
   commandTimeoutMs?: number;
   /** Enable audio: the playback channel is connected and recorded (the script's --audio). */
   audio?: boolean;
+  /**
+   * Read spice-gtk's media times from its debug log and act as an audio
+   * backend lagging this many ms (the script's --media-times): the session
+   * clock then runs on the audio, as in remote-viewer with sound.
+   */
+  mediaTimes?: number;
   /** Extra environment, e.g. { SPICE_DEBUG: '1' }, { SPICE_DISABLE_OPUS: '1' }. */
   env?: NodeJS.ProcessEnv;
 }
@@ -202,6 +234,7 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
   const args = [SCRIPT, '--host', opts.host ?? '127.0.0.1', '--port', String(opts.port), '--timeout', String(connectTimeoutMs / 1000)];
   if (opts.password !== undefined) args.push('--password', opts.password);
   if (opts.audio) args.push('--audio');
+  if (opts.mediaTimes !== undefined) args.push('--media-times', String(opts.mediaTimes));
   const proc: ChildProcessByStdio<Writable, Readable, Readable> = spawn(PYTHON, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env },
@@ -401,6 +434,13 @@ export async function startSpiceGtkClient(opts: SpiceGtkOptions): Promise<SpiceG
     },
     async playbackArrivals() {
       return (await call({ cmd: 'playback-arrivals' }, 60_000)).arrivals as Array<[number, number]>;
+    },
+    async watchAv(probe) {
+      await call({ cmd: 'watch-av', probe });
+    },
+    async avEvents() {
+      const { ok: _ok, ...events } = await call({ cmd: 'av-events' }, 60_000);
+      return events as unknown as AvEvents;
     },
     async recordPlayback(ms) {
       const dir = await mkdtemp(join(tmpdir(), 'spice-gtk-'));

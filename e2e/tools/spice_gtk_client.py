@@ -48,11 +48,35 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"record"}                            -> {"ok":true,"starts":N,"stops":N,"capturing":B,"channels":C,"rate":R}
     {"cmd":"record-send","hz":H,"ms":N}         -> {"ok":true,"bytes":N} after sending N ms of a sine of H Hz
                                                    as microphone audio (spice_record_channel_send_data)
+    {"cmd":"watch-av","probe":[X,Y,W,H]}        start recording media times (needs --media-times; see below)
+    {"cmd":"av-events"}                         -> {"ok":true,"clock":[…],"frames":[…],"shown":[…],
+                                                    "packets":[…],"anchors":[…],"drops":N} and stop
     {"cmd":"quit"}                              -> {"ok":true}, then exit 0 (so does EOF on stdin)
 
 With --audio the session enables audio and the playback channel is
 connected like the others (no audio device is opened: what spice-gtk
 decodes is only counted and recorded, from its playback-* signals).
+
+With --media-times MS the script reads spice-gtk's own media times, which
+no signal carries, from its debug log (turned on for this and handled here,
+not printed): "set mm time: X" whenever the session clock is set (MAIN_INIT,
+MULTI_MEDIA_TIME, and spice_playback_channel_set_delay, which sets it to the
+last DATA's time minus the delay) and "video margin: M" / "stream data too
+late by … (ts: T, mmtime: C)" for each STREAM_DATA (M = its time minus the
+session clock). And it acts as an audio backend whose output lags MS ms: on
+each playback-get-delay (every 100th DATA) it calls set_delay(MS), as
+spice-gtk's GStreamer backend does once a second, so the session clock runs
+on the audio, as in remote-viewer with sound. watch-av then records, until
+av-events, with times in ms of GLib's monotonic clock (spice-gtk's):
+"clock" [[t, X], …] each setting of the session clock; "frames" [[t, mm,
+margin], …] per STREAM_DATA (mm its media time); "shown" [[t, level], …]
+per redraw touching the probe rectangle (level: its mean of R, G and B,
+0..255); "packets" [[t, bytes, onset, peak], …] per playback-data (onset:
+the first frame whose left sample reaches 1/8 of full scale, -1 if none;
+peak: the largest |left sample|); "anchors" [[k, time], …] the DATA time
+of packet k (an index into packets) from each set_delay; "drops" the stream
+frames spice-gtk dropped as too late to show. "epochOffset" turns t into
+epoch ms (t + epochOffset).
 
 Scancodes are PC AT set-1 make codes. K may be a number or a string such as
 "0x1e"; an 0xE0-prefixed key is given either as 0xE0xx (e.g. 0xE04B for Left),
@@ -177,6 +201,13 @@ class Client:
             self.session.set_property('password', args.password)
         self.session.set_property('enable-audio', bool(args.audio))
         self.session.set_property('enable-usbredir', False)
+        self.media_delay = args.media_times
+        if self.media_delay is not None:
+            levels = GLib.LogLevelFlags.LEVEL_DEBUG
+            GLib.log_set_handler('GSpice', levels, self.on_spice_debug, None)
+            # Other domains' debug output (GStreamer probing) would only fill stderr.
+            GLib.log_set_handler('Spice', levels, lambda *_: None, None)
+            Spice.util_set_debug(True)
         GObject.Object.connect(self.session, 'channel-new', self.on_channel_new)
         GObject.Object.connect(self.session, 'disconnected', self.on_disconnected)
 
@@ -247,6 +278,8 @@ class Client:
             GObject.Object.connect(channel, 'playback-start', self.on_playback_start)
             GObject.Object.connect(channel, 'playback-data', self.on_playback_data)
             GObject.Object.connect(channel, 'playback-stop', self.on_playback_stop)
+            if self.args.media_times is not None:
+                GObject.Object.connect(channel, 'playback-get-delay', self.on_playback_get_delay)
         elif isinstance(channel, Spice.DisplayChannel) and channel.get_property('channel-id') == 0:
             self.display = channel
             GObject.Object.connect(channel, 'display-primary-create', self.on_primary_create)
@@ -300,6 +333,8 @@ class Client:
 
     def on_playback_data(self, _channel, data, size):
         self.audio['bytes'] += size
+        if self.av is not None:
+            self.av_packet(data, size)
         if self.arrivals is not None:
             self.arrivals.append([time.time() * 1000.0, size])
         if self.recording is None or not data or size <= 0:
@@ -656,7 +691,9 @@ class Client:
     # Frame watching (benchmarks): the barcode's frame number each time its area is redrawn.
     watching = None  # list of [frame, epoch ms] while watching
 
-    def on_invalidate(self, _channel, x, y, _w, _h):
+    def on_invalidate(self, _channel, x, y, w, h):
+        if self.av is not None:
+            self.av_shown(x, y, w, h)
         if self.watching is None or y >= 8 or x >= 256:
             return
         fmt, width, _height, stride, data = self.current_primary()
@@ -772,6 +809,97 @@ class Client:
         # No progress callback: spice-gtk 0.42 never calls it through PyGObject.
         self.main.file_copy_async([Gio.File.new_for_path(path)], Gio.FileCopyFlags.NONE, None, None, None, on_done, None)
 
+    # ---- media times (benchmarks): what spice-gtk stamps and presents ------
+
+    av = None  # the recording while watch-av runs
+    mm_set = None  # (monotonic µs, X): the session clock's last setting
+    mm_sets = []  # [[t ms, X], …] every setting (kept from the start: MAIN_INIT's comes first)
+    av_drops = 0
+
+    def session_mm(self, now_us):
+        """spice_session_get_mm_time() now: it counts on from its last setting on the same clock."""
+        if self.mm_set is None:
+            return None
+        at, x = self.mm_set
+        return (x + (now_us - at) // 1000) & 0xffffffff
+
+    def on_spice_debug(self, _domain, _level, message, _data):
+        now = GLib.get_monotonic_time()
+        i = message.find('set mm time: ')
+        if i >= 0:
+            x = int(message[i + 13:].split()[0])
+            self.mm_set = (now, x)
+            self.mm_sets.append([now / 1000.0, x])
+            return
+        if self.av is None:
+            return
+        i = message.find('video margin: ')
+        # Not "video margin: M, set to 0 since there is no playback": the plain line follows it.
+        if i >= 0 and message[i + 14:].lstrip('-').isdigit():
+            margin = int(message[i + 14:])
+            mm = self.session_mm(now)
+            self.av['frames'].append([now / 1000.0, None if mm is None else (mm + margin) & 0xffffffff, margin])
+            return
+        i = message.find('stream data too late by ')
+        if i >= 0:
+            # "... (ts: T, mmtime: C)": both times are given.
+            ts = int(message.split('(ts: ')[1].split(',')[0])
+            cur = int(message.split('mmtime: ')[1].rstrip(')').split(')')[0])
+            self.av['frames'].append([now / 1000.0, ts, ts - cur])
+            return
+        if 'rendering too late by' in message or 'dropping a late MJPEG frame' in message:
+            self.av_drops += 1
+
+    def on_playback_get_delay(self, channel):
+        # An audio backend reports its output delay here; set_delay logs the clock it sets.
+        before = len(self.mm_sets)
+        channel.set_delay(self.media_delay)
+        if self.av is not None and len(self.mm_sets) > before and self.av['packets']:
+            self.av['anchors'].append([len(self.av['packets']) - 1, (self.mm_sets[-1][1] + self.media_delay) & 0xffffffff])
+
+    def av_packet(self, data, size):
+        onset, peak = -1, 0
+        if data and size > 0:
+            pcm = (ctypes.c_int16 * (size // 2)).from_address(data)
+            left = pcm[0::max(1, self.audio['channels'])]
+            peak = max(max(left), -min(left))
+            if peak >= 4096:
+                onset = next(i for i, v in enumerate(left) if v >= 4096 or v <= -4096)
+        self.av['packets'].append([GLib.get_monotonic_time() / 1000.0, size, onset, peak])
+
+    def av_shown(self, x, y, w, h):
+        px, py, pw, ph = self.av['probe']
+        if x >= px + pw or y >= py + ph or x + w <= px or y + h <= py:
+            return
+        _fmt, width, _height, stride, data = self.current_primary()
+        if not data or px + pw > width:
+            return
+        total = 0
+        for row in range(py, py + ph):
+            line = ctypes.string_at(data + row * stride + px * 4, pw * 4)
+            total += sum(line) - sum(line[3::4])  # B, G, R; not the X byte
+        self.av['shown'].append([GLib.get_monotonic_time() / 1000.0, total / (pw * ph * 3)])
+
+    def cmd_watch_av(self, cmd, done):
+        if self.media_delay is None:
+            raise CommandError('watch-av: start the script with --media-times MS')
+        probe = cmd.get('probe')
+        if not (isinstance(probe, list) and len(probe) == 4 and all(isinstance(v, int) and v >= 0 for v in probe) and probe[2] and probe[3]):
+            raise CommandError('probe: expected [x, y, width, height] in surface pixels')
+        self.av_drops = 0
+        self.av = {'probe': probe, 'frames': [], 'shown': [], 'packets': [], 'anchors': []}
+        done()
+
+    def cmd_av_events(self, _cmd, done):
+        av, self.av = self.av, None
+        if av is None:
+            raise CommandError('av-events: no watch-av running')
+        del av['probe']
+        av['clock'] = list(self.mm_sets)
+        av['drops'] = self.av_drops
+        av['epochOffset'] = time.time() * 1000.0 - GLib.get_monotonic_time() / 1000.0
+        done(av)
+
     def current_primary(self):
         """The primary surface as spice-gtk holds it now (get_primary), else what primary-create gave."""
         primary = Spice.DisplayPrimary()
@@ -792,6 +920,9 @@ def main():
     parser.add_argument('--password', default=None)
     parser.add_argument('--audio', action='store_true',
                         help='enable audio: connect the playback channel and record what it decodes')
+    parser.add_argument('--media-times', type=int, default=None, metavar='MS',
+                        help="read spice-gtk's media times from its debug log and act as an audio "
+                             'backend lagging MS ms (for watch-av)')
     parser.add_argument('--timeout', type=float, default=20.0,
                         help='seconds to wait for the connection to be ready (default 20)')
     args = parser.parse_args()
