@@ -96,6 +96,8 @@ export interface PlaybackState {
   /** The levels of the last VOLUME, per channel. */
   volume: number[];
   mute: boolean;
+  /** The channel's min-latency (ms): the last LATENCY since the latest START (spice-gtk resets it to 200 at START). */
+  min_latency: number;
 }
 
 /**

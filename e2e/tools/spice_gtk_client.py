@@ -39,7 +39,8 @@ A command's "id", if given, is copied into its reply. Commands:
     {"cmd":"wait-primary","width":W,"height":H} -> {"ok":true,...}        once the primary surface has that size
     {"cmd":"file-copy","path":P}                -> {"ok":true}            once file_copy_async finished
     {"cmd":"playback"}                          -> {"ok":true,"starts":N,"stops":N,"playing":B,"format":F,
-                                                    "channels":C,"rate":R,"bytes":N,"volume":[...],"mute":B}
+                                                    "channels":C,"rate":R,"bytes":N,"volume":[...],"mute":B,
+                                                    "min_latency":MS}
     {"cmd":"record-playback","path":P,"ms":N}   -> {"ok":true,"bytes":N,"channels":C,"rate":R} once N ms of
                                                    playback-data (S16 PCM, decoded from Opus if it came so)
                                                    arrived after the command; written raw to P
@@ -393,7 +394,8 @@ class Client:
     def cmd_playback(self, _cmd, done):
         if self.playback is None:
             raise CommandError('no playback channel (start with --audio; the server must offer one)')
-        done(dict(self.audio, volume=self.playback_volume(), mute=bool(self.playback.get_property('mute'))))
+        done(dict(self.audio, volume=self.playback_volume(), mute=bool(self.playback.get_property('mute')),
+                  min_latency=int(self.playback.get_property('min-latency'))))
 
     def cmd_record_playback(self, cmd, done):
         path = cmd.get('path')
