@@ -25,6 +25,7 @@ export type {
 } from './api/spice-source.ts';
 export { CanvasSource, type CanvasSourceOptions, type CanvasClipboardDetail, type CanvasResizeDetail } from './sources/canvas-source.ts';
 export type { V86StartOptions, GuestImage } from './sources/v86/v86-api.ts';
+export { v86SourceSpec, catalogGuestSpec, MissingFileError, type V86SpecOptions, type V86ImageSlot } from './host/v86-source-spec.ts';
 export {
   SpiceServerElement,
   defineSpiceServerElement,

@@ -24,7 +24,7 @@ import { SessionHost, type SourceSpec } from '../host/session-host.ts';
 import { Region } from '../qxl/qxl-layout.ts';
 import { CanvasSource } from '../sources/canvas-source.ts';
 import { GUESTS } from '../sources/v86/guest-catalog.ts';
-import { resolveSource } from '../demo/source-params.ts';
+import { catalogGuestSpec, v86SourceSpec } from '../host/v86-source-spec.ts';
 import { createLogger } from '../util/logger.ts';
 import { defaultRelayUrl } from '../util/default-relay-url.ts';
 import { parseToneHz } from '../sound/test-tone.ts';
@@ -313,8 +313,8 @@ export class SpiceServerElement extends HTMLElement {
       const tone = this.getAttribute('tone');
       return { kind: 'test-pattern', ...(tone !== null && { tone: parseToneHz(tone) }) };
     }
-    if (s === 'bios') return (await resolveSource(new URLSearchParams({ vm: 'bios' }))).spec;
-    if (GUESTS.some((g) => g.name === s)) return (await resolveSource(new URLSearchParams({ guest: s }))).spec;
+    if (s === 'bios') return v86SourceSpec();
+    if (GUESTS.some((g) => g.name === s)) return (await catalogGuestSpec(s)).spec;
     const el = document.querySelector(s);
     if (!(el instanceof HTMLCanvasElement)) {
       throw new Error(
