@@ -9,12 +9,20 @@ import { expect, test, type Page } from '@playwright/test';
 import { comparePixels, spicyScreenshot, startStack, type Stack } from './harness.ts';
 import { expectedFrame, readCanvasRgb } from './pages.ts';
 import { startSpiceGtkClient } from './spice-gtk.ts';
+import { addLogListener } from '../src/util/logger.ts';
 
 let stack: Stack;
+/** What the relay (in this process) logged of the pages' forwarded warnings. */
+const forwarded: string[] = [];
+let stopListening: (() => void) | undefined;
 test.beforeAll(async () => {
+  stopListening = addLogListener((_level, scope, message) => {
+    if (scope === 'relay' && message.startsWith('page session=')) forwarded.push(message);
+  });
   stack = await startStack();
 });
 test.afterAll(async () => {
+  stopListening?.();
   await stack?.stop();
 });
 
@@ -42,6 +50,10 @@ test('two <spice-server> elements: pattern to spice-html5, canvas pixel-exact to
     webSocketUrl: `${stack.relayUrl}/spice/el-pattern`,
   });
   expect(ready.find((e) => e.id === 'canvas')!.detail).toMatchObject({ session: 'default' });
+  // Each session's warnings reach the relay under that session only, not the page's other one.
+  const ownWarning = (name: string): RegExp => new RegExp(`^page session=${name}: \\[session-host\\] session "${name}" has no password`);
+  await expect.poll(() => ['el-pattern', 'default'].every((n) => forwarded.some((l) => ownWarning(n).test(l))), { timeout: 10_000 }).toBe(true);
+  expect(forwarded.filter((l) => /^page session=el-pattern: .*session "default"/.test(l) || /^page session=default: .*session "el-pattern"/.test(l))).toEqual([]);
 
   // spice-html5 on the pattern's session.
   const client = await browser.newContext().then((c) => c.newPage());

@@ -255,9 +255,14 @@ export class SessionHost {
       relayKey: opts.relayKey === undefined ? ((await launcherCredentials())?.relayKey ?? null) : opts.relayKey,
       secret: opts.sessionSecret ?? storedSessionSecret(opts.relayUrl, opts.session ?? 'default'),
     });
-    // Warnings and errors reach the relay operator's log (never secrets: nothing here logs them).
-    host.stopLogForwarding = addLogListener((level, scope, message) => {
-      if ((level === 'warn' || level === 'error') && scope !== 'relay-host') relay.forwardLog(level, `[${scope}] ${message}`);
+    // Warnings and errors reach the relay operator's log (never secrets: nothing here logs them);
+    // another session's own lines (a page may host several, on other relays) stay out of this one's.
+    const sessionName = relay.session;
+    const log = createLogger('session-host', sessionName);
+    host.stopLogForwarding = addLogListener((level, scope, message, context) => {
+      if ((level === 'warn' || level === 'error') && scope !== 'relay-host' && (context === undefined || context === sessionName)) {
+        relay.forwardLog(level, `[${scope}] ${message}`);
+      }
     });
     const localPassword = opts.password ?? null;
     if (relay.ticketCheck === 'relay' && localPassword) {

@@ -9,8 +9,12 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
-/** Where log lines go; tests replace it to capture output. */
-export type LogSink = (level: Exclude<LogLevel, 'silent'>, scope: string, message: string) => void;
+/**
+ * Where log lines go; tests replace it to capture output. `context` is what
+ * a logger made with one stands for (a session's name), so a listener can
+ * tell one session's lines from another's on a page that hosts several.
+ */
+export type LogSink = (level: Exclude<LogLevel, 'silent'>, scope: string, message: string, context?: string) => void;
 
 const defaultSink: LogSink = (level, scope, message) => {
   const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${scope}] ${message}`;
@@ -51,11 +55,12 @@ export interface Logger {
   error(message: string): void;
 }
 
-export function createLogger(scope: string): Logger {
+/** A named logger; `context` tags its lines for listeners (see {@link LogSink}). */
+export function createLogger(scope: string, context?: string): Logger {
   const emit = (level: Exclude<LogLevel, 'silent'>, message: string): void => {
     if (ORDER[level] < ORDER[currentLevel]) return;
-    sink(level, scope, message);
-    for (const l of listeners) l(level, scope, message);
+    sink(level, scope, message, context);
+    for (const l of listeners) l(level, scope, message, context);
   };
   return {
     debug: (m) => emit('debug', m),
