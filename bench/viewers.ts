@@ -16,7 +16,16 @@ import { startStack } from '../e2e/harness.ts';
 import { chromiumCpuSeconds, chromiumRss, hostPage, measure, SECONDS, watchSpiceGtk } from './e2e.ts';
 import type { Row } from './run.ts';
 
-const COUNTS = [1, 10, 50, 200];
+/** Viewer counts per scene; `--viewer-counts 1,200` picks others. */
+function viewerCounts(): number[] {
+  const i = process.argv.indexOf('--viewer-counts');
+  if (i < 0) return [1, 10, 50, 200];
+  const counts = (process.argv[i + 1] ?? '').split(',').map(Number);
+  if (!counts.length || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 500)) {
+    throw new Error(`--viewer-counts: expected whole numbers 1..500 separated by commas, got "${process.argv[i + 1]}"`);
+  }
+  return counts;
+}
 const ROOT = join(import.meta.dirname, '..');
 
 interface ViewerCounts {
@@ -66,7 +75,7 @@ export async function viewerRows(): Promise<Row[]> {
     for (const workload of ['typing', 'video'] as const) {
       const host = await hostPage(browser, stack, workload);
       try {
-        for (const n of COUNTS) {
+        for (const n of viewerCounts()) {
           const swarm = await startSwarm(stack.tcpPort, n);
           try {
             await host.waitForFunction((want) => window.spiceHost!.stats().then((s) => s.worker.displayClients >= want), n, { timeout: 120_000 });

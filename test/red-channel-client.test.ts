@@ -182,6 +182,51 @@ describe('DisplayChannelClient', () => {
     expect(dcc.queuedMessages).toBe(0);
     expect(screen).toEqual(ch.primary!.pixels);
   });
+  it('a collapsed backlog redraws only the area its draws painted (a typed line, not the screen), and the client ends exact', async () => {
+    const ch = new DisplayChannel();
+    ch.createPrimary(64, 64);
+    const s = new MemoryStream(5);
+    const dcc = new DisplayChannelClient(s, opts, ch);
+    s.onData((b) => dcc.receive(b));
+    ch.clients.add(dcc);
+    dcc.start();
+    const screen = new Uint8Array(64 * 64 * 4);
+    const boxes: number[][] = [];
+    const apply = async (): Promise<void> => {
+      while (s.toClient.length) {
+        const m = await s.readMessage();
+        if (m.type !== MsgDisplay.COPY_BITS && m.type !== MsgDisplay.DRAW_COPY) continue;
+        const v = new DataView(m.body.buffer, m.body.byteOffset);
+        const [top, left, bottom, right] = [v.getInt32(4, true), v.getInt32(8, true), v.getInt32(12, true), v.getInt32(16, true)];
+        if (m.type === MsgDisplay.COPY_BITS) {
+          const [sx, sy] = [v.getInt32(21, true), v.getInt32(25, true)];
+          const copy = screen.slice();
+          for (let y = 0; y < bottom - top; y++) copy.copyWithin(((top + y) * 64 + left) * 4, ((sy + y) * 64 + sx) * 4, ((sy + y) * 64 + sx + right - left) * 4);
+          screen.set(copy);
+          continue;
+        }
+        boxes.push([top, left, bottom, right]);
+        const w = v.getUint32(67, true);
+        const h = v.getUint32(71, true);
+        for (let y = 0; y < h; y++) screen.set(m.body.subarray(93 + y * w * 4, 93 + (y + 1) * w * 4), ((top + y) * 64 + left) * 4);
+      }
+    };
+    await apply(); // the first full draw
+    boxes.length = 0;
+    // "Typing" on rows 20..27: 300 glyph-sized draws the client never ACKs, then a block moved within the line.
+    for (let i = 0; i < 300; i++) ch.drawCopy((i * 4) % 60, 20, 4, 8, new Uint8Array(4 * 8 * 4).fill((i * 7) & 0xff));
+    ch.copyBits(0, 20, 8, 8, 8, 20);
+    expect(dcc.queuedMessages).toBeLessThanOrEqual(65);
+    await apply();
+    s.clientSend(ackSync(1));
+    for (let i = 0; i < 20; i++) s.clientSend(ack);
+    await apply();
+    expect(dcc.queuedMessages).toBe(0);
+    expect(screen).toEqual(ch.primary!.pixels);
+    // Every redraw stayed within the typed line: no full-screen redraw.
+    expect(boxes.length).toBeGreaterThan(0);
+    for (const [top, , bottom] of boxes) expect([top, bottom]).toEqual([20, 28]);
+  });
 });
 
 describe('DisplayChannel.copyBits', () => {

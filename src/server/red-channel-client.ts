@@ -50,7 +50,11 @@ const DRAIN_POLL_MS = 20;
 /** Bytes waiting in the transport past which the link counts as backed up (for the bandwidth meter). */
 const BACKED_UP_BYTES = 256 * 1024;
 
-export abstract class RedChannelClient {
+/**
+ * `Meta`: what a subclass notes with a queued message (the display channel:
+ * the area a draw paints), handed back when {@link dropQueued} drops it.
+ */
+export abstract class RedChannelClient<Meta = unknown> {
   readonly sessionId: number;
   readonly channelType: number;
   readonly channelId: number;
@@ -71,7 +75,7 @@ export abstract class RedChannelClient {
   private ackGeneration = 0;
   private clientAckGeneration = -1;
   private messagesInWindow = 0;
-  private readonly outQueue: Array<{ type: number; body: MessageBody }> = [];
+  private readonly outQueue: Array<{ type: number; body: MessageBody; meta?: Meta }> = [];
   private pingId = 0;
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
   /** Round-trip time of the last PING, in ms. */
@@ -236,11 +240,11 @@ export abstract class RedChannelClient {
    * backlog. A body given as a function is made when the message goes out
    * (null: nothing to send then), so what it shows is current at that time.
    */
-  send(type: number, body: MessageBody): void {
+  send(type: number, body: MessageBody, meta?: Meta): void {
     if (this.disconnected) return;
     this.sampleBandwidth();
     if (this.ackWindow > 0 && (this.outQueue.length > 0 || !this.mayWrite())) {
-      this.outQueue.push({ type, body });
+      this.outQueue.push(meta === undefined ? { type, body } : { type, body, meta });
       this.onQueueGrew();
       this.scheduleDrainCheck();
       return;
@@ -272,13 +276,17 @@ export abstract class RedChannelClient {
   /** Subclasses bound their queue here (e.g. by collapsing it to one redraw). */
   protected onQueueGrew(): void {}
 
-  /** Drops the queued messages whose type matches; returns how many (a subclass then queues one replacement). */
-  protected dropQueued(match: (type: number) => boolean): number {
-    const before = this.outQueue.length;
-    const kept = this.outQueue.filter((m) => !match(m.type));
+  /** Drops the queued messages whose type matches; returns what they were sent with (a subclass then queues one replacement). */
+  protected dropQueued(match: (type: number) => boolean): Array<Meta | undefined> {
+    const dropped: Array<Meta | undefined> = [];
+    const kept = this.outQueue.filter((m) => {
+      if (!match(m.type)) return true;
+      dropped.push(m.meta);
+      return false;
+    });
     this.outQueue.length = 0;
     this.outQueue.push(...kept);
-    return before - kept.length;
+    return dropped;
   }
 
   private flushQueue(): void {

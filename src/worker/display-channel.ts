@@ -31,7 +31,7 @@ const log = createLogger('display-channel');
 
 /** spice-server's ACK window for display channels. */
 const DISPLAY_ACK_WINDOW = 20;
-/** Queued draws past which a slow client's backlog collapses into one full redraw. */
+/** Queued draws past which a slow client's backlog collapses into one redraw of the area they painted. */
 const MAX_QUEUED_DRAWS = 64;
 /** A stream unchanged this long has its last frame sent once more (see expireStreams). */
 const STREAM_SETTLE_MS = 150;
@@ -161,6 +161,13 @@ export class DisplayChannel {
   private sendAreaTo(
     c: DisplayChannelClient, area: PixelArea, x0: number, y0: number, prefs: ClientCodecPrefs, shared?: Map<Codec, Uint8Array>,
   ): void {
+    c.sendDraw(this.areaBody(c, area, x0, y0, prefs, shared), { left: x0, top: y0, width: area.width, height: area.height });
+  }
+
+  /** A DRAW_COPY body of `area` at (x0, y0) in `c`'s codec (shared with clients of the same codec through `shared`). */
+  private areaBody(
+    c: DisplayChannelClient, area: PixelArea, x0: number, y0: number, prefs: ClientCodecPrefs, shared?: Map<Codec, Uint8Array>,
+  ): Uint8Array {
     let codec = this.encoder.choose(area, prefs);
     let body = shared?.get(codec);
     if (!body) {
@@ -170,7 +177,7 @@ export class DisplayChannel {
       shared?.set(codec, body);
     }
     if (codec === 'jpeg') this.jpegSent(c, { left: x0, top: y0, width: area.width, height: area.height });
-    c.sendDraw(body);
+    return body;
   }
 
   /**
@@ -236,7 +243,7 @@ export class DisplayChannel {
       if (c.lossyRects.some((r) => intersects(r, src))) c.markLossy({ left, top, width, height }, performance.now());
     }
     const body = encodeCopyBits(0, { top, left, bottom: top + height, right: left + width }, srcX, srcY);
-    for (const c of this.clients) c.sendCopyBits(body);
+    for (const c of this.clients) c.sendCopyBits(body, { left, top, width, height });
   }
 
   private startStream(stream: VideoStream): void {
@@ -287,7 +294,7 @@ export class DisplayChannel {
     stream.frames++;
     this.streamFramesSent++;
     const body = encodeStreamData(stream.id, mediaTime(this.mediaClockEpoch), jpeg);
-    for (const c of this.clients) c.sendStreamData(stream.id, body);
+    for (const c of this.clients) c.sendStreamData(stream.id, body, r);
   }
 
   private expireStreams(): void {
@@ -332,37 +339,53 @@ export class DisplayChannel {
   }
 
   /**
-   * A full-surface DRAW_COPY body for one client (new clients and collapsed
-   * backlogs); a JPEG one marks the surface lossy. Clients that ask while
+   * A DRAW_COPY body of `rect` (clipped to the surface) as it is now, for one
+   * client (new clients, collapsed backlogs); null when nothing is left. A
+   * JPEG one marks the area lossy. Clients that ask for the same area while
    * the surface is unchanged share one encoding per codec: a class of
-   * viewers joining together costs one encode, not one each.
+   * viewers joining or catching up together costs one encode, not one each.
    */
-  fullDraw(client: DisplayChannelClient): Uint8Array | null {
+  redraw(client: DisplayChannelClient, rect: StreamRect): Uint8Array | null {
     const s = this.surface;
     if (!s) return null;
-    const area = this.area(0, 0, s.width, s.height);
+    const left = Math.max(0, rect.left);
+    const top = Math.max(0, rect.top);
+    const width = Math.min(s.width, rect.left + rect.width) - left;
+    const height = Math.min(s.height, rect.top + rect.height) - top;
+    if (width <= 0 || height <= 0) return null;
+    const area = this.area(left, top, width, height);
     const codec = this.encoder.choose(area, client.codecPrefs);
-    let cache = this.fullDrawCache;
+    let cache = this.redrawCache;
     if (!cache || cache.surface !== s || cache.version !== this.drawablesProcessed) {
-      cache = this.fullDrawCache = { surface: s, version: this.drawablesProcessed, bodies: new Map() };
+      cache = this.redrawCache = { surface: s, version: this.drawablesProcessed, bodies: new Map() };
     }
-    let full = cache.bodies.get(codec);
-    if (!full) {
+    const key = `${left},${top},${width},${height} ${codec}`;
+    let done = cache.bodies.get(key);
+    if (!done) {
       const image: SpiceImage = this.encoder.encode(area, codec, this.nextImageId());
-      full = { body: encodeDrawCopy(0, 0, 0, image), jpeg: image.type === ImageType.JPEG };
-      cache.bodies.set(codec, full);
+      done = { body: encodeDrawCopy(0, left, top, image), jpeg: image.type === ImageType.JPEG };
+      // Only the latest few areas: clients catching up together ask for the same ones.
+      if (cache.bodies.size >= 16) cache.bodies.clear();
+      cache.bodies.set(key, done);
     }
-    if (full.jpeg) this.jpegSent(client, { left: 0, top: 0, width: s.width, height: s.height });
-    return full.body;
+    if (done.jpeg) this.jpegSent(client, { left, top, width, height });
+    return done.body;
   }
 
-  /** The last full-surface encodings, valid while the surface and its drawable count stay as they were. */
-  private fullDrawCache: { surface: PrimarySurface; version: number; bodies: Map<Codec, { body: Uint8Array; jpeg: boolean }> } | null = null;
+  /** The latest redraw encodings by area and codec, valid while the surface and its drawable count stay as they were. */
+  private redrawCache: { surface: PrimarySurface; version: number; bodies: Map<string, { body: Uint8Array; jpeg: boolean }> } | null = null;
 }
 
 /** Messages that paint pixels: a full redraw makes queued ones redundant. */
 function isDraw(type: number): boolean {
   return type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS || type === MsgDisplay.STREAM_DATA;
+}
+
+/** The bounding box of two rectangles. */
+function unionRect(a: StreamRect, b: StreamRect): StreamRect {
+  const left = Math.min(a.left, b.left);
+  const top = Math.min(a.top, b.top);
+  return { left, top, width: Math.max(a.left + a.width, b.left + b.width) - left, height: Math.max(a.top + a.height, b.top + b.height) - top };
 }
 
 function intersects(a: StreamRect, b: StreamRect): boolean {
@@ -375,7 +398,8 @@ export const DisplayCap = { LZ4_COMPRESSION: 5, PREF_COMPRESSION: 6 } as const;
 /** PREFERRED_COMPRESSION values (SpiceImageCompression) mapped to our modes. */
 const PREFERRED: Record<number, ImageCompression> = { 1: 'off', 2: 'auto', 3: 'auto', 4: 'quic', 5: 'lz', 6: 'lz', 7: 'lz4' };
 
-export class DisplayChannelClient extends RedChannelClient {
+/** Draws are queued with the area they paint, so a collapsed backlog redraws only that. */
+export class DisplayChannelClient extends RedChannelClient<StreamRect> {
   private readonly lz4: boolean;
   private preferred: ImageCompression | undefined;
   /** Areas this client has as JPEG, to be sent again losslessly; since when the newest is there. */
@@ -443,25 +467,27 @@ export class DisplayChannelClient extends RedChannelClient {
       MsgDisplay.SURFACE_CREATE,
       encodeSurfaceCreate({ surfaceId: 0, width: s.width, height: s.height, format: SurfaceFormat.XRGB32, flags: SurfaceFlags.PRIMARY }),
     );
-    this.queueFullDraw();
+    this.queueRedraw({ left: 0, top: 0, width: s.width, height: s.height });
     this.send(MsgDisplay.MARK, new Uint8Array(0));
     // Streams already running continue for this client too.
     for (const stream of this.channel.streams.streams.values()) this.startStream(this.channel.streamCreateBody(stream));
   }
 
   sendSurfaceDestroy(): void {
-    // Draws still queued (a pending full draw too) were for the surface that goes.
+    // Draws still queued (a pending redraw too) were for the surface that goes.
     this.dropQueued(isDraw);
-    this.fullPending = false;
+    this.pendingRedraw = null;
     this.send(MsgDisplay.SURFACE_DESTROY, encodeSurfaceDestroy(0));
   }
 
-  sendDraw(body: Uint8Array): void {
-    if (!this.fullPending) this.send(MsgDisplay.DRAW_COPY, body);
+  /** A DRAW_COPY painting `rect`; while a redraw is pending it joins that instead. */
+  sendDraw(body: Uint8Array, rect: StreamRect): void {
+    if (!this.joinRedraw(rect)) this.send(MsgDisplay.DRAW_COPY, body, rect);
   }
 
-  sendCopyBits(body: Uint8Array): void {
-    if (!this.fullPending) this.send(MsgDisplay.COPY_BITS, body);
+  /** A COPY_BITS onto `dest`. */
+  sendCopyBits(body: Uint8Array, dest: StreamRect): void {
+    if (!this.joinRedraw(dest)) this.send(MsgDisplay.COPY_BITS, body, dest);
   }
 
   /** Streams this client was told about (spice-html5 throws on destroying an unknown one). */
@@ -472,8 +498,9 @@ export class DisplayChannelClient extends RedChannelClient {
     this.send(MsgDisplay.STREAM_CREATE, create.body);
   }
 
-  sendStreamData(id: number, body: Uint8Array): void {
-    if (this.streamIds.has(id) && !this.fullPending) this.send(MsgDisplay.STREAM_DATA, body);
+  /** A frame of stream `id`, which covers `rect`. */
+  sendStreamData(id: number, body: Uint8Array, rect: StreamRect): void {
+    if (this.streamIds.has(id) && !this.joinRedraw(rect)) this.send(MsgDisplay.STREAM_DATA, body, rect);
   }
 
   endStream(id: number): void {
@@ -482,29 +509,43 @@ export class DisplayChannelClient extends RedChannelClient {
   }
 
   protected override onQueueGrew(): void {
-    if (this.queuedMessages <= MAX_QUEUED_DRAWS || this.fullPending) return;
-    // A client that falls behind gets one full redraw instead of every step: memory stays bounded.
-    const dropped = this.dropQueued(isDraw);
-    this.queueFullDraw();
-    log.debug(`session ${this.sessionId}: slow client, ${dropped} queued draws merged into one full redraw`);
+    if (this.queuedMessages <= MAX_QUEUED_DRAWS || this.pendingRedraw) return;
+    // A client that falls behind gets one redraw of what its queued draws painted instead of every
+    // step: memory stays bounded, and typing costs a line's redraw, not the screen's.
+    const areas = this.dropQueued(isDraw);
+    const s = this.channel.primary;
+    if (!s) return;
+    const whole = { left: 0, top: 0, width: s.width, height: s.height };
+    const area = areas.reduce<StreamRect>((u, a) => unionRect(u, a ?? whole), areas[0] ?? whole);
+    this.log.debug(`slow client: ${areas.length} queued draws merged into one redraw of ${area.width}x${area.height}`);
+    // May go out at once (and clear pendingRedraw) when the dropped draws were all that waited.
+    this.queueRedraw(area);
   }
 
   /**
-   * Queues one draw of the whole surface, encoded when it goes out: until
-   * then this client's new draws are dropped (the full draw will show them).
+   * Queues one draw of `rect`, encoded from the surface when it goes out:
+   * until then this client's new draws only widen it (it will show them).
    * Clients held back together (a busy relay link) then share one encoding
-   * per codec when they drain, instead of each paying for its own.
+   * per area and codec when they drain, instead of each paying for its own.
    */
-  private queueFullDraw(): void {
-    this.fullPending = true;
+  private queueRedraw(rect: StreamRect): void {
+    this.pendingRedraw = rect;
     this.send(MsgDisplay.DRAW_COPY, () => {
-      this.fullPending = false;
-      return this.channel.fullDraw(this);
+      const r = this.pendingRedraw;
+      this.pendingRedraw = null;
+      return r ? this.channel.redraw(this, r) : null;
     });
   }
 
-  /** A full draw is queued and not yet made (see {@link queueFullDraw}). */
-  private fullPending = false;
+  /** Widens a pending redraw by `rect`; false when none is pending (the draw goes out itself). */
+  private joinRedraw(rect: StreamRect): boolean {
+    if (!this.pendingRedraw) return false;
+    this.pendingRedraw = unionRect(this.pendingRedraw, rect);
+    return true;
+  }
+
+  /** The area of the redraw queued and not yet made (see {@link queueRedraw}). */
+  private pendingRedraw: StreamRect | null = null;
 
   protected handleMessage(type: number, body: Uint8Array): void {
     switch (type) {
