@@ -20,6 +20,32 @@ const opts = { sessionId: 1, channelType: 2, channelId: 0, miniHeader: true, cha
 const ack = encodeMiniHeader(2, 0);
 const ackSync = (gen: number): Uint8Array => new Uint8Array([...encodeMiniHeader(1, 4), gen, 0, 0, 0]);
 
+/**
+ * Plays a display client of a `width`-wide surface: applies every DRAW_COPY
+ * (raw bitmaps) and COPY_BITS waiting in `s` to `screen`, and notes each
+ * DRAW_COPY's box as [top, left, bottom, right].
+ */
+async function applyDisplay(s: MemoryStream, screen: Uint8Array, width: number, boxes: number[][] = []): Promise<void> {
+  while (s.toClient.length) {
+    const m = await s.readMessage();
+    if (m.type !== MsgDisplay.COPY_BITS && m.type !== MsgDisplay.DRAW_COPY) continue;
+    const v = new DataView(m.body.buffer, m.body.byteOffset);
+    const [top, left, bottom, right] = [v.getInt32(4, true), v.getInt32(8, true), v.getInt32(12, true), v.getInt32(16, true)];
+    if (m.type === MsgDisplay.COPY_BITS) {
+      const [sx, sy] = [v.getInt32(21, true), v.getInt32(25, true)];
+      const from = screen.slice();
+      for (let y = 0; y < bottom - top; y++) {
+        screen.set(from.subarray(((sy + y) * width + sx) * 4, ((sy + y) * width + sx + right - left) * 4), ((top + y) * width + left) * 4);
+      }
+      continue;
+    }
+    boxes.push([top, left, bottom, right]);
+    const w = v.getUint32(67, true);
+    const h = v.getUint32(71, true);
+    for (let y = 0; y < h; y++) screen.set(m.body.subarray(93 + y * w * 4, 93 + (y + 1) * w * 4), ((top + y) * width + left) * 4);
+  }
+}
+
 async function drain(s: MemoryStream): Promise<number[]> {
   const types: number[] = [];
   while (s.toClient.length > 0) types.push((await s.readMessage()).type);
@@ -163,18 +189,7 @@ describe('DisplayChannelClient', () => {
     expect(dcc.queuedMessages).toBeLessThanOrEqual(65);
     // Play the client: apply every DRAW_COPY it receives to its own 8x8 surface.
     const screen = new Uint8Array(8 * 8 * 4);
-    const apply = async (): Promise<void> => {
-      while (s.toClient.length) {
-        const m = await s.readMessage();
-        if (m.type !== MsgDisplay.DRAW_COPY) continue;
-        const v = new DataView(m.body.buffer, m.body.byteOffset);
-        const top = v.getInt32(4, true);
-        const left = v.getInt32(8, true);
-        const w = v.getUint32(67, true);
-        const h = v.getUint32(71, true);
-        for (let y = 0; y < h; y++) screen.set(m.body.subarray(93 + y * w * 4, 93 + (y + 1) * w * 4), ((top + y) * 8 + left) * 4);
-      }
-    };
+    const apply = (): Promise<void> => applyDisplay(s, screen, 8);
     await apply();
     s.clientSend(ackSync(1));
     for (let i = 0; i < 10; i++) s.clientSend(ack);
@@ -182,6 +197,7 @@ describe('DisplayChannelClient', () => {
     expect(dcc.queuedMessages).toBe(0);
     expect(screen).toEqual(ch.primary!.pixels);
   });
+
   it('a collapsed backlog redraws only the area its draws painted (a typed line, not the screen), and the client ends exact', async () => {
     const ch = new DisplayChannel();
     ch.createPrimary(64, 64);
@@ -192,25 +208,7 @@ describe('DisplayChannelClient', () => {
     dcc.start();
     const screen = new Uint8Array(64 * 64 * 4);
     const boxes: number[][] = [];
-    const apply = async (): Promise<void> => {
-      while (s.toClient.length) {
-        const m = await s.readMessage();
-        if (m.type !== MsgDisplay.COPY_BITS && m.type !== MsgDisplay.DRAW_COPY) continue;
-        const v = new DataView(m.body.buffer, m.body.byteOffset);
-        const [top, left, bottom, right] = [v.getInt32(4, true), v.getInt32(8, true), v.getInt32(12, true), v.getInt32(16, true)];
-        if (m.type === MsgDisplay.COPY_BITS) {
-          const [sx, sy] = [v.getInt32(21, true), v.getInt32(25, true)];
-          const copy = screen.slice();
-          for (let y = 0; y < bottom - top; y++) copy.copyWithin(((top + y) * 64 + left) * 4, ((sy + y) * 64 + sx) * 4, ((sy + y) * 64 + sx + right - left) * 4);
-          screen.set(copy);
-          continue;
-        }
-        boxes.push([top, left, bottom, right]);
-        const w = v.getUint32(67, true);
-        const h = v.getUint32(71, true);
-        for (let y = 0; y < h; y++) screen.set(m.body.subarray(93 + y * w * 4, 93 + (y + 1) * w * 4), ((top + y) * 64 + left) * 4);
-      }
-    };
+    const apply = (): Promise<void> => applyDisplay(s, screen, 64, boxes);
     await apply(); // the first full draw
     boxes.length = 0;
     // "Typing" on rows 20..27: 300 glyph-sized draws the client never ACKs, then a block moved within the line.
