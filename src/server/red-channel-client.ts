@@ -279,14 +279,32 @@ export abstract class RedChannelClient<Meta = unknown> {
   /** Drops the queued messages whose type matches; returns what they were sent with (a subclass then queues one replacement). */
   protected dropQueued(match: (type: number) => boolean): Array<Meta | undefined> {
     const dropped: Array<Meta | undefined> = [];
-    const kept = this.outQueue.filter((m) => {
-      if (!match(m.type)) return true;
-      dropped.push(m.meta);
+    this.filterQueued((type, meta) => {
+      if (!match(type)) return true;
+      dropped.push(meta);
       return false;
     });
+    return dropped;
+  }
+
+  /** Keeps the queued messages `keep` says yes to, asked in queue order (so it can follow what the dropped ones did). */
+  protected filterQueued(keep: (type: number, meta: Meta | undefined) => boolean): void {
+    const kept = this.outQueue.filter((m) => keep(m.type, m.meta));
     this.outQueue.length = 0;
     this.outQueue.push(...kept);
-    return dropped;
+  }
+
+  /**
+   * Queues a message just before the last queued one whose meta matches;
+   * false (nothing queued) when none does.
+   */
+  protected queueBefore(match: (meta: Meta | undefined) => boolean, type: number, body: MessageBody, meta?: Meta): boolean {
+    for (let i = this.outQueue.length - 1; i >= 0; i--) {
+      if (!match(this.outQueue[i]!.meta)) continue;
+      this.outQueue.splice(i, 0, meta === undefined ? { type, body } : { type, body, meta });
+      return true;
+    }
+    return false;
   }
 
   private flushQueue(): void {

@@ -33,6 +33,8 @@ const log = createLogger('display-channel');
 const DISPLAY_ACK_WINDOW = 20;
 /** Queued draws past which a slow client's backlog collapses into one redraw of the area they painted. */
 const MAX_QUEUED_DRAWS = 64;
+/** COPY_BITS a collapsed backlog keeps ahead of its redraw; later ones join the redraw. */
+const MAX_QUEUED_COPIES = 16;
 /** A stream unchanged this long has its last frame sent once more (see expireStreams). */
 const STREAM_SETTLE_MS = 150;
 /** Areas a client got as JPEG are sent again losslessly once they stayed untouched this long. */
@@ -243,7 +245,7 @@ export class DisplayChannel {
       if (c.lossyRects.some((r) => intersects(r, src))) c.markLossy({ left, top, width, height }, performance.now());
     }
     const body = encodeCopyBits(0, { top, left, bottom: top + height, right: left + width }, srcX, srcY);
-    for (const c of this.clients) c.sendCopyBits(body, { left, top, width, height });
+    for (const c of this.clients) c.sendCopyBits(body, { left, top, width, height }, { x: srcX, y: srcY });
   }
 
   private startStream(stream: VideoStream): void {
@@ -381,6 +383,23 @@ function isDraw(type: number): boolean {
   return type === MsgDisplay.DRAW_COPY || type === MsgDisplay.COPY_BITS || type === MsgDisplay.STREAM_DATA;
 }
 
+/**
+ * Stale pixels after a copy: the copy moves the stale part of its source to
+ * its destination, so those become stale too (the rest stays as it was).
+ */
+function copiedStale(stale: StreamRect, copy: { area: StreamRect; from?: { x: number; y: number } }): StreamRect {
+  if (!copy.from) return unionRect(stale, copy.area);
+  const src = { left: copy.from.x, top: copy.from.y, width: copy.area.width, height: copy.area.height };
+  const left = Math.max(stale.left, src.left);
+  const top = Math.max(stale.top, src.top);
+  const right = Math.min(stale.left + stale.width, src.left + src.width);
+  const bottom = Math.min(stale.top + stale.height, src.top + src.height);
+  if (right <= left || bottom <= top) return stale;
+  const dx = copy.area.left - src.left;
+  const dy = copy.area.top - src.top;
+  return unionRect(stale, { left: left + dx, top: top + dy, width: right - left, height: bottom - top });
+}
+
 /** The bounding box of two rectangles. */
 function unionRect(a: StreamRect, b: StreamRect): StreamRect {
   const left = Math.min(a.left, b.left);
@@ -398,8 +417,19 @@ export const DisplayCap = { LZ4_COMPRESSION: 5, PREF_COMPRESSION: 6 } as const;
 /** PREFERRED_COMPRESSION values (SpiceImageCompression) mapped to our modes. */
 const PREFERRED: Record<number, ImageCompression> = { 1: 'off', 2: 'auto', 3: 'auto', 4: 'quic', 5: 'lz', 6: 'lz', 7: 'lz4' };
 
+/**
+ * What a queued display message paints: its area, and for COPY_BITS where
+ * the pixels come from; the pending redraw is marked, so copies can go
+ * ahead of it.
+ */
+interface Paint {
+  area: StreamRect;
+  from?: { x: number; y: number };
+  redraw?: true;
+}
+
 /** Draws are queued with the area they paint, so a collapsed backlog redraws only that. */
-export class DisplayChannelClient extends RedChannelClient<StreamRect> {
+export class DisplayChannelClient extends RedChannelClient<Paint> {
   private readonly lz4: boolean;
   private preferred: ImageCompression | undefined;
   /** Areas this client has as JPEG, to be sent again losslessly; since when the newest is there. */
@@ -477,18 +507,37 @@ export class DisplayChannelClient extends RedChannelClient<StreamRect> {
     // Draws still queued (a pending redraw too) were for the surface that goes.
     this.dropQueued(isDraw);
     this.pendingRedraw = null;
+    this.queuedCopies = 0;
     this.send(MsgDisplay.SURFACE_DESTROY, encodeSurfaceDestroy(0));
   }
 
   /** A DRAW_COPY painting `rect`; while a redraw is pending it joins that instead. */
   sendDraw(body: Uint8Array, rect: StreamRect): void {
-    if (!this.joinRedraw(rect)) this.send(MsgDisplay.DRAW_COPY, body, rect);
+    if (!this.joinRedraw(rect)) this.send(MsgDisplay.DRAW_COPY, body, { area: rect });
   }
 
-  /** A COPY_BITS onto `dest`. */
-  sendCopyBits(body: Uint8Array, dest: StreamRect): void {
-    if (!this.joinRedraw(dest)) this.send(MsgDisplay.COPY_BITS, body, dest);
+  /**
+   * A COPY_BITS onto `dest` from `from`. While a redraw is pending it goes
+   * ahead of it (a scroll stays a few bytes), and the redraw widens by where
+   * the copy moves stale pixels to; past MAX_QUEUED_COPIES it joins the
+   * redraw instead, which keeps a scroll storm's queue bounded.
+   */
+  sendCopyBits(body: Uint8Array, dest: StreamRect, from: { x: number; y: number }): void {
+    const paint: Paint = { area: dest, from };
+    if (!this.pendingRedraw) {
+      this.send(MsgDisplay.COPY_BITS, body, paint);
+      return;
+    }
+    if (this.queuedCopies < MAX_QUEUED_COPIES && this.queueBefore((m) => m?.redraw === true, MsgDisplay.COPY_BITS, body, paint)) {
+      this.queuedCopies++;
+      this.pendingRedraw = copiedStale(this.pendingRedraw, paint);
+      return;
+    }
+    this.joinRedraw(dest);
   }
+
+  /** COPY_BITS queued ahead of the pending redraw. */
+  private queuedCopies = 0;
 
   /** Streams this client was told about (spice-html5 throws on destroying an unknown one). */
   private readonly streamIds = new Set<number>();
@@ -500,7 +549,7 @@ export class DisplayChannelClient extends RedChannelClient<StreamRect> {
 
   /** A frame of stream `id`, which covers `rect`. */
   sendStreamData(id: number, body: Uint8Array, rect: StreamRect): void {
-    if (this.streamIds.has(id) && !this.joinRedraw(rect)) this.send(MsgDisplay.STREAM_DATA, body, rect);
+    if (this.streamIds.has(id) && !this.joinRedraw(rect)) this.send(MsgDisplay.STREAM_DATA, body, { area: rect });
   }
 
   endStream(id: number): void {
@@ -511,13 +560,31 @@ export class DisplayChannelClient extends RedChannelClient<StreamRect> {
   protected override onQueueGrew(): void {
     if (this.queuedMessages <= MAX_QUEUED_DRAWS || this.pendingRedraw) return;
     // A client that falls behind gets one redraw of what its queued draws painted instead of every
-    // step: memory stays bounded, and typing costs a line's redraw, not the screen's.
-    const areas = this.dropQueued(isDraw);
+    // step: memory stays bounded, and typing costs a line's redraw, not the screen's. Its first
+    // COPY_BITS stay, in order (a scroll is a few bytes); the redraw then also covers where they
+    // moved pixels that were stale.
     const s = this.channel.primary;
     if (!s) return;
     const whole = { left: 0, top: 0, width: s.width, height: s.height };
-    const area = areas.reduce<StreamRect>((u, a) => unionRect(u, a ?? whole), areas[0] ?? whole);
-    this.log.debug(`slow client: ${areas.length} queued draws merged into one redraw of ${area.width}x${area.height}`);
+    let stale: StreamRect | null = null;
+    let drawsDropped = 0;
+    let copiesKept = 0;
+    this.filterQueued((type, paint) => {
+      if (!isDraw(type)) return true;
+      if (type === MsgDisplay.COPY_BITS && paint?.from && copiesKept < MAX_QUEUED_COPIES) {
+        copiesKept++;
+        if (stale) stale = copiedStale(stale, paint);
+        return true;
+      }
+      drawsDropped++;
+      const area = paint?.area ?? whole;
+      stale = stale ? unionRect(stale, area) : area;
+      return false;
+    });
+    if (!stale) return; // nothing but copies waited: they are few, and go as they are
+    const area: StreamRect = stale;
+    this.log.debug(`slow client: ${drawsDropped} queued draws merged into one redraw of ${area.width}x${area.height}, ${copiesKept} copies kept`);
+    this.queuedCopies = copiesKept;
     // May go out at once (and clear pendingRedraw) when the dropped draws were all that waited.
     this.queueRedraw(area);
   }
@@ -530,11 +597,16 @@ export class DisplayChannelClient extends RedChannelClient<StreamRect> {
    */
   private queueRedraw(rect: StreamRect): void {
     this.pendingRedraw = rect;
-    this.send(MsgDisplay.DRAW_COPY, () => {
-      const r = this.pendingRedraw;
-      this.pendingRedraw = null;
-      return r ? this.channel.redraw(this, r) : null;
-    });
+    this.send(
+      MsgDisplay.DRAW_COPY,
+      () => {
+        const r = this.pendingRedraw;
+        this.pendingRedraw = null;
+        this.queuedCopies = 0;
+        return r ? this.channel.redraw(this, r) : null;
+      },
+      { area: rect, redraw: true },
+    );
   }
 
   /** Widens a pending redraw by `rect`; false when none is pending (the draw goes out itself). */
