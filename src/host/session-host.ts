@@ -258,7 +258,7 @@ export class SessionHost {
     // Warnings and errors reach the relay operator's log (never secrets: nothing here logs them);
     // another session's own lines (a page may host several, on other relays) stay out of this one's.
     const sessionName = relay.session;
-    const log = createLogger('session-host', sessionName);
+    const sessionLog = createLogger('session-host', sessionName);
     host.stopLogForwarding = addLogListener((level, scope, message, context) => {
       if ((level === 'warn' || level === 'error') && scope !== 'relay-host' && (context === undefined || context === sessionName)) {
         relay.forwardLog(level, `[${scope}] ${message}`);
@@ -266,9 +266,9 @@ export class SessionHost {
     });
     const localPassword = opts.password ?? null;
     if (relay.ticketCheck === 'relay' && localPassword) {
-      log.warn('the relay checks tickets against its own password; the password given to this page is not used');
+      sessionLog.warn('the relay checks tickets against its own password; the password given to this page is not used');
     } else if (relay.ticketCheck === 'page' && !localPassword) {
-      log.warn(`session "${relay.session}" has no password: anyone who can reach the relay may watch and type`);
+      sessionLog.warn(`session "${relay.session}" has no password: anyone who can reach the relay may watch and type`);
     }
     // The relay either holds the password (it decides) or hears the outcome (it logs and throttles).
     server.setTicketChecker(async (offer, given) => {
@@ -280,12 +280,12 @@ export class SessionHost {
     relay.onStream((offer) => {
       RelayStream.attach(offer).then(
         (stream) => server.accept(stream),
-        (e: unknown) => log.warn(`could not attach stream ${offer.stream}: ${(e as Error).message}`),
+        (e: unknown) => sessionLog.warn(`could not attach stream ${offer.stream}: ${(e as Error).message}`),
       );
     });
-    relay.onClose((reason) => log.error(`relay registration ended (${reason}): clients can no longer connect`));
+    relay.onClose((reason) => sessionLog.error(`relay registration ended (${reason}): clients can no longer connect`));
     host.relay = relay;
-    log.info(`session "${relay.session}" hosted on ${opts.relayUrl} (${custom ? 'library source' : spec.kind})`);
+    sessionLog.info(`session "${relay.session}" hosted on ${opts.relayUrl} (${custom ? 'library source' : spec.kind})`);
     return host;
   }
 

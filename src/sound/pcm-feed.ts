@@ -111,11 +111,7 @@ export class PcmFeed implements PcmSource {
   }
 
   private put(l: number, r: number): void {
-    if (this.size === RING_FRAMES) {
-      this.head = (this.head + 1) % RING_FRAMES;
-      this.size--;
-      this.framesDropped++;
-    }
+    if (this.size === RING_FRAMES) this.drop(1);
     const at = ((this.head + this.size) % RING_FRAMES) * PLAYBACK_CHANNELS;
     this.ring[at] = Math.max(-32768, Math.min(32767, Math.round(l)));
     this.ring[at + 1] = Math.max(-32768, Math.min(32767, Math.round(r)));

@@ -15,7 +15,6 @@ import {
   encodeStreamDestroy,
   encodeSurfaceCreate,
   encodeSurfaceDestroy,
-  type SpiceImage,
 } from '../protocol/display-messages.ts';
 import { hasCap } from '../protocol/link.ts';
 import { ImageEncoder, packArea, screenLike, type ClientCodecPrefs, type Codec, type ImageCompression, type PixelArea } from './image-encoder.ts';
@@ -355,27 +354,22 @@ export class DisplayChannel {
     const width = Math.min(s.width, rect.left + rect.width) - left;
     const height = Math.min(s.height, rect.top + rect.height) - top;
     if (width <= 0 || height <= 0) return null;
-    const area = this.area(left, top, width, height);
-    const codec = this.encoder.choose(area, client.codecPrefs);
     let cache = this.redrawCache;
     if (!cache || cache.surface !== s || cache.version !== this.drawablesProcessed) {
-      cache = this.redrawCache = { surface: s, version: this.drawablesProcessed, bodies: new Map() };
+      cache = this.redrawCache = { surface: s, version: this.drawablesProcessed, byArea: new Map() };
     }
-    const key = `${left},${top},${width},${height} ${codec}`;
-    let done = cache.bodies.get(key);
-    if (!done) {
-      const image: SpiceImage = this.encoder.encode(area, codec, this.nextImageId());
-      done = { body: encodeDrawCopy(0, left, top, image), jpeg: image.type === ImageType.JPEG };
+    const key = `${left},${top},${width},${height}`;
+    let shared = cache.byArea.get(key);
+    if (!shared) {
       // Only the latest few areas: clients catching up together ask for the same ones.
-      if (cache.bodies.size >= 16) cache.bodies.clear();
-      cache.bodies.set(key, done);
+      if (cache.byArea.size >= 16) cache.byArea.clear();
+      cache.byArea.set(key, (shared = new Map()));
     }
-    if (done.jpeg) this.jpegSent(client, { left, top, width, height });
-    return done.body;
+    return this.areaBody(client, this.area(left, top, width, height), left, top, client.codecPrefs, shared);
   }
 
-  /** The latest redraw encodings by area and codec, valid while the surface and its drawable count stay as they were. */
-  private redrawCache: { surface: PrimarySurface; version: number; bodies: Map<string, { body: Uint8Array; jpeg: boolean }> } | null = null;
+  /** The latest redraw encodings by area, then codec, valid while the surface and its drawable count stay as they were. */
+  private redrawCache: { surface: PrimarySurface; version: number; byArea: Map<string, Map<Codec, Uint8Array>> } | null = null;
 }
 
 /** Messages that paint pixels: a full redraw makes queued ones redundant. */
