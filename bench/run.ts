@@ -119,25 +119,16 @@ async function main(): Promise<void> {
   const corpus = makeCorpus();
   const only = (name: string): boolean => !process.argv.includes('--only') || process.argv.includes(name);
   const rows = only('codecs') ? [...codecRows(device, corpus, codecs), ...diffRows(device)] : [];
-  if (!process.argv.includes('--no-relay') && only('relay')) {
-    const { relayRows } = await import('./relay.ts');
-    rows.push(...(await relayRows()));
-  }
-  if (!process.argv.includes('--no-sound') && only('sound')) {
-    const { soundRows } = await import('./sound.ts');
-    rows.push(...(await soundRows()));
-  }
-  if (!process.argv.includes('--no-avsync') && only('avsync')) {
-    const { avSyncRows } = await import('./av-sync.ts');
-    rows.push(...(await avSyncRows()));
-  }
-  if (!process.argv.includes('--no-e2e') && only('e2e')) {
-    const { e2eRows } = await import('./e2e.ts');
-    rows.push(...(await e2eRows()));
-  }
-  if (!process.argv.includes('--no-viewers') && only('viewers')) {
-    const { viewerRows } = await import('./viewers.ts');
-    rows.push(...(await viewerRows()));
+  // Each part: its --only/--no- name and how to get its rows (imported only when it runs).
+  const parts: Array<[name: string, rowsOf: () => Promise<Row[]>]> = [
+    ['relay', async () => (await import('./relay.ts')).relayRows()],
+    ['sound', async () => (await import('./sound.ts')).soundRows()],
+    ['avsync', async () => (await import('./av-sync.ts')).avSyncRows()],
+    ['e2e', async () => (await import('./e2e.ts')).e2eRows()],
+    ['viewers', async () => (await import('./viewers.ts')).viewerRows()],
+  ];
+  for (const [name, rowsOf] of parts) {
+    if (!process.argv.includes(`--no-${name}`) && only(name)) rows.push(...(await rowsOf()));
   }
   printTable(rows);
   const file = join(import.meta.dirname, 'results.json');

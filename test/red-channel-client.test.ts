@@ -32,6 +32,15 @@ function displayWithClient(w: number, h: number, id: number): { ch: DisplayChann
   return { ch, s, dcc, screen: new Uint8Array(w * h * 4) };
 }
 
+/** The client reads and ACKs 20 at a time, for at most `rounds` rounds, until nothing waits for it. */
+async function catchUp(s: MemoryStream, dcc: DisplayChannelClient, screen: Uint8Array, width: number, rounds: number): Promise<void> {
+  for (let round = 0; round < rounds && (dcc.queuedMessages > 0 || s.toClient.length > 0); round++) {
+    await applyDisplay(s, screen, width);
+    for (let i = 0; i < 20; i++) s.clientSend(ack);
+  }
+  await applyDisplay(s, screen, width);
+}
+
 /**
  * Plays a display client of a `width`-wide surface: applies every DRAW_COPY
  * (raw bitmaps) and COPY_BITS waiting in `s` to `screen`, notes each
@@ -194,17 +203,10 @@ describe('DisplayChannelClient', () => {
   });
 
   it('a client that never ACKs keeps a bounded queue: backlogged draws collapse into one full redraw', async () => {
-    const ch = new DisplayChannel();
-    ch.createPrimary(8, 8);
-    const s = new MemoryStream(4);
-    const dcc = new DisplayChannelClient(s, opts, ch);
-    s.onData((b) => dcc.receive(b));
-    ch.clients.add(dcc);
-    dcc.start();
+    const { ch, s, dcc, screen } = displayWithClient(8, 8, 4);
     for (let i = 0; i < 5000; i++) ch.drawCopy(i % 8, 0, 1, 1, new Uint8Array([i & 0xff, 0, 0, 0]));
     expect(dcc.queuedMessages).toBeLessThanOrEqual(65);
     // Play the client: apply every DRAW_COPY it receives to its own 8x8 surface.
-    const screen = new Uint8Array(8 * 8 * 4);
     const apply = (): Promise<number> => applyDisplay(s, screen, 8);
     await apply();
     s.clientSend(ackSync(1));
@@ -262,11 +264,7 @@ describe('DisplayChannelClient', () => {
     // A storm of 500 scrolls: the copies ahead of the redraw stay few, and the client still ends exact.
     for (let i = 0; i < 500; i++) typeLineAndScroll();
     expect(dcc.queuedMessages).toBeLessThanOrEqual(65 + 16);
-    for (let round = 0; round < 40 && (dcc.queuedMessages > 0 || s.toClient.length > 0); round++) {
-      await applyDisplay(s, screen, 64);
-      for (let i = 0; i < 20; i++) s.clientSend(ack);
-    }
-    await applyDisplay(s, screen, 64);
+    await catchUp(s, dcc, screen, 64, 40);
     expect(dcc.queuedMessages).toBe(0);
     expect(screen).toEqual(ch.primary!.pixels);
   });
@@ -305,11 +303,7 @@ describe('DisplayChannelClient', () => {
           for (let i = rnd(20); i > 0; i--) s.clientSend(ack);
         }
       }
-      for (let round = 0; round < 100 && (dcc.queuedMessages > 0 || s.toClient.length > 0); round++) {
-        await applyDisplay(s, screen, 48);
-        for (let i = 0; i < 20; i++) s.clientSend(ack);
-      }
-      await applyDisplay(s, screen, 48);
+      await catchUp(s, dcc, screen, 48, 100);
       expect(dcc.queuedMessages, `seed ${seed}`).toBe(0);
       expect(maxQueued, `seed ${seed}`).toBeLessThanOrEqual(65 + 16);
       expect(collapses, `seed ${seed}: the backlog collapsed now and then`).toBeGreaterThan(0);
