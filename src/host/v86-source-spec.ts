@@ -37,6 +37,9 @@ export interface V86SpecOptions {
   sound?: boolean;
 }
 
+/** v86 puts the initrd at 64 MiB, so a kernel guest needs at least this much. */
+const KERNEL_MIN_MEMORY_MB = 128;
+
 async function mustExist(url: string, fix: string): Promise<void> {
   const res = await fetch(url, { method: 'HEAD' });
   if (!res.ok) throw new MissingFileError(url, fix);
@@ -45,7 +48,7 @@ async function mustExist(url: string, fix: string): Promise<void> {
 /** A v86 VM's spec (no images: the BIOS alone); throws MissingFileError or a RangeError saying what was wrong. */
 export async function v86SourceSpec(o: V86SpecOptions = {}): Promise<SourceSpec> {
   const images = o.images ?? {};
-  const memoryMB = o.memoryMB ?? (images.bzimage ? 128 : 64);
+  const memoryMB = o.memoryMB ?? (images.bzimage ? KERNEL_MIN_MEMORY_MB : 64);
   if (!Number.isInteger(memoryMB) || memoryMB < 16 || memoryMB > 2048) {
     throw new RangeError(`memory: expected a whole number of MiB from 16 to 2048, got "${o.memoryMB}"`);
   }
@@ -75,6 +78,6 @@ export async function catalogGuestSpec(
     images.bzimage = { url: g.bzimageUrl! };
     if (g.initrdUrl) images.initrd = { url: g.initrdUrl };
   } else images[g.kind === 'floppy' ? 'fda' : g.kind] = { url: g.url! };
-  const spec = await v86SourceSpec({ ...o, images, memoryMB: o.memoryMB ?? Math.max(g.memoryMB, g.kind === 'kernel' ? 128 : 0), cmdline: o.cmdline ?? g.cmdline });
+  const spec = await v86SourceSpec({ ...o, images, memoryMB: o.memoryMB ?? (g.kind === 'kernel' ? Math.max(g.memoryMB, KERNEL_MIN_MEMORY_MB) : g.memoryMB), cmdline: o.cmdline ?? g.cmdline });
   return { spec, title: g.title };
 }
